@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` (default campaign, locally) and `make test`.
+# Both build .venv on first use; the stamp is rebuilt whenever pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.hopformer-installed
+CORES  ?= 2
+
+.PHONY: run test dry-run lint bench clean-results
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --profile profiles/local
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n --cores $(CORES) --profile profiles/local
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/snakemake --lint --cores 1
+
+bench: $(STAMP)
+	$(BIN)/python bench/md_throughput.py
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU wheel of 2.13.0; an unpinned torch pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+clean-results:
+	rm -rf results/default .snakemake

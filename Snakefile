@@ -1,0 +1,21 @@
+# hopformer campaign workflow. `make run` runs it locally with the default config;
+# `snakemake --profile profiles/slurm` on a cluster. Logic lives in the `hopformer` package.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/reference.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        reference_outputs(),

@@ -1,0 +1,36 @@
+# Helpers shared by the rules: paths of the campaign and command-line arguments built from
+# config sections (rules pass these as params, so editing a section reruns its rules only).
+import shlex
+
+CAMPAIGN = config["campaign"]
+RESULTS = f"results/{CAMPAIGN}"
+
+
+def result(path):
+    return f"{RESULTS}/{path}"
+
+
+def log_of(path):
+    return f"{RESULTS}/logs/{path}.log"
+
+
+def benchmark_of(path):
+    return f"{RESULTS}/benchmarks/{path}.tsv"
+
+
+def cli_args(section, keys):
+    """`--key value` flags for the given keys of a config section (None values left out)."""
+    out = []
+    for key in keys:
+        value = section.get(key)
+        if value is not None:
+            out += [f"--{key}", str(value)]
+    return " ".join(shlex.quote(x) for x in out)
+
+
+def reference_outputs():
+    return [
+        result("reference/potential.eam.alloy"),
+        result("reference/cluster.extxyz"),
+        result("reference/cluster.json"),
+    ]

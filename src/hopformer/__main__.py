@@ -1,0 +1,5 @@
+import sys
+
+from hopformer.cli import main
+
+sys.exit(main())

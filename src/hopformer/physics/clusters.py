@@ -1,0 +1,91 @@
+"""Metal nano-clusters: magic-number shapes or any ASE-readable file, centred in vacuum.
+
+Shapes (ASE's ``ase.cluster``), sizes by their own parameters:
+
+- ``icosahedron``: ``shells`` (3 → 55 atoms, 4 → 147, 5 → 309)
+- ``decahedron``: Marks decahedron ``p`` (atoms per 100 edge), ``q`` (per 111 edge),
+  ``r`` (re-entrance depth)
+- ``truncated_octahedron``: ``length`` (atoms per edge of the octahedron) and ``cutoff``
+  (layers cut from each vertex), e.g. length 4, cutoff 1 → 38 atoms
+
+The lattice constant defaults to the potential's fcc value (Zhou EAM header).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.cluster import Decahedron, Icosahedron, Octahedron
+from ase.data import atomic_numbers, reference_states
+from ase.io import read
+
+from hopformer.physics.structure import center_in_vacuum, check_overlaps
+
+SHAPES = ("icosahedron", "decahedron", "truncated_octahedron")
+
+
+def fcc_lattice_constant(element: str) -> float:
+    """ASE's reference fcc lattice constant of ``element`` (Å); error if it is not fcc."""
+    if element not in atomic_numbers:
+        raise ValueError(f"unknown element {element!r}")
+    ref = reference_states[atomic_numbers[element]]
+    if not ref or ref.get("symmetry") != "fcc":
+        raise ValueError(f"element {element!r} is not fcc in ASE's reference states")
+    return float(ref["a"])
+
+
+def build_cluster(
+    element: str,
+    shape: str,
+    *,
+    shells: int = 4,
+    p: int = 3,
+    q: int = 2,
+    r: int = 0,
+    length: int = 4,
+    cutoff: int = 1,
+    lattice_constant: float | None = None,
+    vacuum: float = 10.0,
+) -> Atoms:
+    """A free fcc-metal cluster centred in a non-periodic box with ``vacuum`` Å around it."""
+    a = lattice_constant if lattice_constant is not None else fcc_lattice_constant(element)
+    if shape == "icosahedron":
+        if shells < 1:
+            raise ValueError(f"icosahedron: shells must be ≥ 1, got {shells}")
+        atoms = Icosahedron(element, noshells=shells, latticeconstant=a)
+    elif shape == "decahedron":
+        if p < 1 or q < 1 or r < 0:
+            raise ValueError(f"decahedron: need p, q ≥ 1 and r ≥ 0, got p={p} q={q} r={r}")
+        atoms = Decahedron(element, p=p, q=q, r=r, latticeconstant=a)
+    elif shape == "truncated_octahedron":
+        if length < 2 or not (0 <= 2 * cutoff < length):
+            raise ValueError(
+                f"truncated_octahedron: need length ≥ 2 and 0 ≤ 2·cutoff < length, "
+                f"got length={length} cutoff={cutoff}"
+            )
+        atoms = Octahedron(element, length=length, cutoff=cutoff, latticeconstant=a)
+    else:
+        raise ValueError(f"unknown cluster shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    atoms = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions())
+    return center_in_vacuum(atoms, vacuum)
+
+
+def read_cluster(path: str | os.PathLike, vacuum: float = 10.0) -> Atoms:
+    """Read any ASE-readable structure (last frame) as a free cluster, checking it is sane."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: cluster file not found")
+    try:
+        atoms = read(path, index=-1)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a structure ASE can read ({exc})") from exc
+    if len(atoms) == 0:
+        raise ValueError(f"{path}: structure has no atoms")
+    if not np.isfinite(atoms.get_positions()).all():
+        raise ValueError(f"{path}: non-finite positions")
+    atoms = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions())
+    check_overlaps(atoms, source=str(path))
+    return center_in_vacuum(atoms, vacuum)

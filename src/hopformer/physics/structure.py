@@ -1,0 +1,36 @@
+"""Checks and small geometry helpers on ASE structures."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+
+MIN_DISTANCE = 0.5  # Å; no metal pair is this close in any physical structure
+
+
+class OverlapError(ValueError):
+    """Two atoms closer than physically possible."""
+
+
+def check_overlaps(atoms: Atoms, min_distance: float = MIN_DISTANCE, source: str = "") -> None:
+    """Raise :class:`OverlapError` naming the closest pair if any pair is < ``min_distance`` Å."""
+    if len(atoms) < 2:
+        return
+    i, j, d = neighbor_list("ijd", atoms, min_distance)
+    if len(d):
+        k = int(np.argmin(d))
+        where = f"{source}: " if source else ""
+        raise OverlapError(
+            f"{where}atoms {int(i[k])} and {int(j[k])} ({atoms[int(i[k])].symbol}, "
+            f"{atoms[int(j[k])].symbol}) are {d[k]:.3f} Å apart, closer than {min_distance} Å; "
+            f"{len(d) // 2} overlapping pair(s) in all"
+        )
+
+
+def center_in_vacuum(atoms: Atoms, vacuum: float = 10.0) -> Atoms:
+    """A free cluster: no pbc, centred in a box with ``vacuum`` Å on every side."""
+    atoms = atoms.copy()
+    atoms.pbc = False
+    atoms.center(vacuum=vacuum)
+    return atoms

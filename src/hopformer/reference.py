@@ -1,0 +1,115 @@
+"""The reference stage of a campaign: the potential file and the relaxed starting cluster.
+
+Rules ``make_potential`` and ``relax_cluster`` in ``rules/reference.smk`` call these through the
+CLI; each writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import write
+
+from hopformer.physics.clusters import build_cluster, read_cluster
+from hopformer.physics.eam import read_potential, write_setfl, zhou_table
+from hopformer.physics.io import atomic_path, write_json_atomic
+from hopformer.physics.potentials import open_engine
+from hopformer.physics.states import QUENCH_FMAX, quench, state_key
+
+ZHOU = "zhou2004"
+
+
+def make_potential(
+    out: str | os.PathLike,
+    source: str = ZHOU,
+    element: str = "Pt",
+    nr: int = 2000,
+    nrho: int = 2000,
+    cutoff: float | None = None,
+) -> Path:
+    """Write the campaign's setfl file: generated (``source="zhou2004"``) or a user file.
+
+    A user file (setfl or funcfl) is parsed first, so a malformed one fails here with its file
+    and line, and is then copied unchanged.
+    """
+    out = Path(out)
+    if source == ZHOU:
+        return write_setfl(zhou_table(element, nr=nr, nrho=nrho, cutoff=cutoff), out)
+    table = read_potential(source)
+    if element not in table.elements:
+        raise ValueError(f"potential file {source} has elements {table.elements}, not {element!r}")
+    if table.source_format != "setfl":
+        return write_setfl(table, out)
+    with atomic_path(out) as tmp:
+        shutil.copyfile(source, tmp)
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """How to make the starting cluster: a shape and its size parameters, or a file."""
+
+    element: str = "Pt"
+    shape: str = "icosahedron"
+    shells: int = 4
+    p: int = 3
+    q: int = 2
+    r: int = 0
+    length: int = 4
+    cutoff: int = 1
+    file: str | None = None
+    vacuum: float = 10.0
+
+    def build(self, lattice_constant: float | None) -> Atoms:
+        if self.file:
+            return read_cluster(self.file, vacuum=self.vacuum)
+        return build_cluster(
+            self.element, self.shape, shells=self.shells, p=self.p, q=self.q, r=self.r,
+            length=self.length, cutoff=self.cutoff, lattice_constant=lattice_constant,
+            vacuum=self.vacuum,
+        )  # fmt: skip
+
+
+def relax_cluster(
+    spec: ClusterSpec,
+    potential: str | os.PathLike,
+    out_structure: str | os.PathLike,
+    out_json: str | os.PathLike,
+    fmax: float = QUENCH_FMAX,
+) -> dict:
+    """Build (or read) the cluster, quench it on ``potential``, write extxyz and a JSON summary."""
+    table = read_potential(potential)
+    a0 = None
+    if spec.element in table.elements:
+        a0 = table.lattice_constants[table.elements.index(spec.element)] or None
+    atoms = spec.build(a0)
+    engine = open_engine(atoms, potential)
+    result = quench(engine, fmax=fmax, restore=False)
+    atoms.set_positions(result.positions)
+    atoms.center()
+    atoms.info.update(energy=result.energy, fmax=result.fmax)
+    with atomic_path(out_structure) as tmp:
+        write(tmp, atoms, format="extxyz")
+    summary = {
+        "natoms": len(atoms),
+        "formula": atoms.get_chemical_formula(),
+        "energy_eV": result.energy,
+        "energy_per_atom_eV": result.energy / len(atoms),
+        "fmax_eV_per_A": result.fmax,
+        "minimizer_iterations": result.force_calls,
+        "state_key": state_key(atoms.get_positions(), atoms.numbers),
+        "radius_of_gyration_A": float(
+            np.sqrt(((atoms.positions - atoms.positions.mean(0)) ** 2).sum(1).mean())
+        ),
+        "potential": str(potential),
+        "potential_sha256": hashlib.sha256(Path(potential).read_bytes()).hexdigest(),
+        "source": spec.file or spec.shape,
+    }
+    write_json_atomic(out_json, summary)
+    return summary
