@@ -40,8 +40,8 @@ def asap_calculator(kind: str, element: str | None = None) -> Calculator:
                 f"{', '.join(sorted(GUPTA_CLERI_ROSATO))}"
             )
         p = GUPTA_CLERI_ROSATO[element]
-        return asap3.Gupta([element], p=[p["p"]], q=[p["q"]], a=[p["a"]], xi=[p["xi"]],
-                           r0=[p["r0"]])  # fmt: skip
+        arr = {k: np.array([[v]]) for k, v in p.items()}  # asap3 wants (n, n) matrices
+        return asap3.Gupta([element], **arr)
     raise ValueError(f"unknown asap3 potential {kind!r}: expected 'EMT' or 'Gupta'")
 
 

@@ -198,7 +198,7 @@ class LammpsEngine(Engine):
         if fmax_of(f) > fmax:
             cmd("min_style fire")
             cmd("min_modify norm max")
-            cmd(f"minimize 0.0 {fmax / 2.0} {max_steps} {10 * max_steps}")
+            cmd(f"minimize 0.0 {fmax / 10.0} {max_steps} {10 * max_steps}")
             f = self._gather("f")
         cmd("velocity all set 0.0 0.0 0.0")
         self._fresh = True

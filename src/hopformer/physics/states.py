@@ -19,12 +19,12 @@ import hashlib
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 
 from hopformer.physics.engine import Engine, MinimizeResult
 
 QUENCH_FMAX = 1e-3  # eV/Å
 SAME_STATE_TOL = 0.15  # Å, max atom displacement after alignment
+KEY_RESOLUTION = 1e-3  # eV, energy bin of a state key
 
 
 def quench(
@@ -101,10 +101,10 @@ def match(
     perm = np.arange(len(ref))
     aligned = align(ref, other)
     for _ in range(max_iter):
-        new = _assign(ref, aligned, numbers)
-        if np.array_equal(new, perm):
+        step = _assign(ref, aligned, numbers)  # indexes the current (permuted) order
+        if np.array_equal(step, np.arange(len(ref))):
             break
-        perm = new
+        perm = perm[step]
         aligned = align(ref, other[perm])
     return aligned, perm
 
@@ -135,38 +135,32 @@ def same_state(
     return state_distance(a, b, numbers) <= tol
 
 
-def bond_graph(positions: np.ndarray, cutoff: float | None = None) -> list[np.ndarray]:
-    """Neighbour lists of a free cluster; ``cutoff`` defaults to 1.2× the median nearest-
-    neighbour distance (between the first and second fcc shells, 1 and √2 × d_nn)."""
-    positions = np.asarray(positions, float)
-    tree = cKDTree(positions)
-    if cutoff is None:
-        d, _ = tree.query(positions, k=2)
-        cutoff = 1.2 * float(np.median(d[:, 1]))
-    pairs = tree.query_pairs(cutoff, output_type="ndarray")
-    nbrs: list[list[int]] = [[] for _ in range(len(positions))]
-    for i, j in pairs:
-        nbrs[i].append(j)
-        nbrs[j].append(i)
-    return [np.asarray(n, dtype=int) for n in nbrs]
+def state_key(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION) -> str:
+    """A short (16 hex digits) bookkeeping key of a minimum: composition and quenched energy.
 
-
-def state_key(positions: np.ndarray, numbers: np.ndarray, cutoff: float | None = None,
-              rounds: int = 3) -> str:  # fmt: skip
-    """A short (16 hex digits) key of a minimum: a Weisfeiler–Lehman hash of its bond graph.
-
-    Invariant to translation, rotation and permutation of same-element atoms, so the same
-    minimum always gets the same key. The converse does not hold (symmetry-equivalent states
-    share a graph), so a key is a bucket for bookkeeping; :func:`same_state` decides identity.
+    Invariant to translation, rotation and permutation. The energy of one minimum, quenched to
+    fmax 1e-3, is reproducible to ~1e-6 eV, so with ``resolution`` = 1 meV a minimum lands in a
+    different bin only when its energy sits within 1e-6 eV of a bin edge (≈ 0.2 %); look up
+    the neighbouring bins too (:func:`neighbour_keys`). Distinct minima may share a key
+    (symmetric sites are degenerate to 1e-10 eV), so a key is a bucket; :func:`same_state`
+    decides identity. A bond-graph hash was tried first and split quenches of one disordered
+    Pt55 minimum into different keys (bond lengths near any cutoff).
     """
-    nbrs = bond_graph(positions, cutoff)
-    labels = [f"{int(z)}" for z in numbers]
-    for _ in range(rounds):
-        labels = [
-            hashlib.blake2b(
-                (labels[i] + "|" + ",".join(sorted(labels[j] for j in nbrs[i]))).encode(),
-                digest_size=8,
-            ).hexdigest()
-            for i in range(len(labels))
-        ]
-    return hashlib.blake2b("".join(sorted(labels)).encode(), digest_size=8).hexdigest()
+    return _key(composition(numbers), round(energy / resolution))
+
+
+def neighbour_keys(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION
+                   ) -> list[str]:  # fmt: skip
+    """Keys of the bin of ``energy`` and of its two neighbours (for lookups)."""
+    b = round(energy / resolution)
+    comp = composition(numbers)
+    return [_key(comp, b + d) for d in (0, -1, 1)]
+
+
+def composition(numbers: np.ndarray) -> str:
+    z, counts = np.unique(np.asarray(numbers), return_counts=True)
+    return "".join(f"{int(a)}x{int(c)}." for a, c in zip(z, counts, strict=True))
+
+
+def _key(comp: str, energy_bin: int) -> str:
+    return hashlib.blake2b(f"{comp}{energy_bin}".encode(), digest_size=8).hexdigest()

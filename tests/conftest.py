@@ -1,0 +1,17 @@
+"""Shared physics fixtures: generated Zhou 2004 potential files (session-scoped, small cost)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hopformer.physics.eam import write_setfl, zhou_table
+
+
+@pytest.fixture(scope="session")
+def pt_potential(tmp_path_factory):
+    return write_setfl(zhou_table("Pt"), tmp_path_factory.mktemp("pot") / "Pt.eam.alloy")
+
+
+@pytest.fixture(scope="session")
+def al_potential(tmp_path_factory):
+    return write_setfl(zhou_table("Al"), tmp_path_factory.mktemp("pot") / "Al.eam.alloy")
