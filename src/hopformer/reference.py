@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from hopformer.physics.clusters import build_cluster, read_cluster
@@ -93,7 +94,7 @@ def relax_cluster(
     result = quench(engine, fmax=fmax, restore=False)
     atoms.set_positions(result.positions)
     atoms.center()
-    atoms.info.update(energy=result.energy, fmax=result.fmax)
+    atoms.calc = SinglePointCalculator(atoms, energy=result.energy, forces=engine.forces())
     with atomic_path(out_structure) as tmp:
         write(tmp, atoms, format="extxyz")
     summary = {
@@ -103,7 +104,7 @@ def relax_cluster(
         "energy_per_atom_eV": result.energy / len(atoms),
         "fmax_eV_per_A": result.fmax,
         "minimizer_iterations": result.force_calls,
-        "state_key": state_key(atoms.get_positions(), atoms.numbers),
+        "state_key": state_key(result.energy, atoms.numbers),
         "radius_of_gyration_A": float(
             np.sqrt(((atoms.positions - atoms.positions.mean(0)) ** 2).sum(1).mean())
         ),

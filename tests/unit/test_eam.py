@@ -125,7 +125,7 @@ def test_truncated_file_names_what_is_missing(tmp_path):
     text = setfl_text(zhou_table("Pt", nr=100, nrho=100)).splitlines()
     bad = tmp_path / "short.eam.alloy"
     bad.write_text("\n".join(text[:-5]) + "\n")
-    with pytest.raises(PotentialFileError, match=r"short.eam.alloy: file ends at line \d+ .*r\*phi"):
+    with pytest.raises(PotentialFileError, match=r"short.eam.alloy: file ends at line \d+ .*phi"):
         read_setfl(bad)
 
 

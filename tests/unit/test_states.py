@@ -15,10 +15,10 @@ from hopformer.physics.states import (
     align,
     match,
     max_displacement,
+    neighbour_keys,
     quench,
     same_state,
     state_distance,
-    neighbour_keys,
     state_key,
 )
 

@@ -46,7 +46,7 @@ def asap_calculator(kind: str, element: str | None = None) -> Calculator:
 
 
 class AseEngine(Engine):
-    """A system driven by an ASE calculator (asap3's EMT/Gupta); ``make_calc`` builds a fresh one."""
+    """A system driven by an ASE calculator (asap3's EMT/Gupta); ``make_calc`` builds one."""
 
     def __init__(self, atoms: Atoms, make_calc: Callable[[], Calculator]):
         check_overlaps(atoms)

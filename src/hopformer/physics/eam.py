@@ -390,7 +390,8 @@ def read_funcfl(path: str | os.PathLike) -> EAMTable:
     path = Path(path)
     lines = _read_lines(path)
     if len(lines) < 3:
-        raise PotentialFileError(f"{path}: a funcfl file needs ≥ 3 header lines, found {len(lines)}")
+        raise PotentialFileError(f"{path}: a funcfl file needs ≥ 3 header lines, found "
+                                 f"{len(lines)}")  # fmt: skip
     tokens = _Tokens(path, lines, 1)
     z, mass, a, lt = _element_header(*tokens.line_fields("the element header"), path)
     nrho, drho, nr, dr, cutoff = _grid(*tokens.line_fields("the grid line"), path)
@@ -419,4 +420,5 @@ def _read_lines(path: Path) -> list[str]:
     try:
         return path.read_text().splitlines()
     except UnicodeDecodeError:
-        raise PotentialFileError(f"{path}: not a text file (expected a setfl/funcfl table)") from None
+        raise PotentialFileError(f"{path}: not a text file (expected a setfl/funcfl table)") \
+            from None

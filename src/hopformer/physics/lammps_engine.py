@@ -86,7 +86,7 @@ class LammpsEngine(Engine):
         if self.lmp.get_natoms() != n:
             raise RuntimeError(f"LAMMPS created {self.lmp.get_natoms()} of {n} atoms")
         masses = self.atoms.get_masses()
-        for t, s in enumerate(symbols, start=1):
+        for t in range(1, len(symbols) + 1):
             cmd(f"mass {t} {masses[self._types == t][0]}")
         if fmt == "funcfl":
             cmd("pair_style eam")

@@ -146,13 +146,13 @@ def state_key(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLU
     decides identity. A bond-graph hash was tried first and split quenches of one disordered
     Pt55 minimum into different keys (bond lengths near any cutoff).
     """
-    return _key(composition(numbers), round(energy / resolution))
+    return _key(composition(numbers), round(float(energy) / resolution))
 
 
 def neighbour_keys(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION
                    ) -> list[str]:  # fmt: skip
     """Keys of the bin of ``energy`` and of its two neighbours (for lookups)."""
-    b = round(energy / resolution)
+    b = round(float(energy) / resolution)
     comp = composition(numbers)
     return [_key(comp, b + d) for d in (0, -1, 1)]
 

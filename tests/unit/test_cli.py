@@ -1,0 +1,56 @@
+"""The reference-stage CLI: outputs, energies, and errors that name the bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ase.io import read
+
+from hopformer.cli import main
+from hopformer.physics.eam import read_setfl, setfl_text, zhou_table
+
+
+def test_make_potential_and_relax_cluster(tmp_path, capsys):
+    pot = tmp_path / "ref" / "Pt.eam.alloy"
+    assert main(["make-potential", "--element", "Pt", "--out", str(pot)]) == 0
+    assert read_setfl(pot).elements == ["Pt"]
+    out, js = tmp_path / "ref" / "c.extxyz", tmp_path / "ref" / "c.json"
+    code = main(["relax-cluster", "--potential", str(pot), "--shape", "truncated_octahedron",
+                 "--length", "4", "--cutoff", "1", "--out", str(out), "--summary", str(js)])
+    assert code == 0
+    summary = json.loads(js.read_text())
+    atoms = read(out)
+    assert summary["natoms"] == len(atoms) == 38
+    assert summary["fmax_eV_per_A"] <= 1e-3
+    assert atoms.get_potential_energy() == pytest.approx(summary["energy_eV"])
+    assert abs(atoms.get_forces()).max() <= 1e-3
+    # bound, but less than bulk Pt (5.77 eV/atom)
+    assert -5.77 < summary["energy_per_atom_eV"] < -4.0
+    assert not list(tmp_path.glob("ref/.*.tmp"))  # no temporary files left behind
+
+
+def test_user_potential_is_checked_and_copied(tmp_path):
+    good = tmp_path / "user.eam.alloy"
+    good.write_text(setfl_text(zhou_table("Pt", nr=300, nrho=300)))
+    out = tmp_path / "copy.eam.alloy"
+    assert main(["make-potential", "--source", str(good), "--out", str(out)]) == 0
+    assert out.read_text() == good.read_text()
+
+
+def test_malformed_user_potential_fails_naming_file_and_line(tmp_path, capsys):
+    lines = setfl_text(zhou_table("Pt", nr=300, nrho=300)).splitlines()
+    lines[20] = "1.0 2.0 oops 4.0 5.0"
+    bad = tmp_path / "bad.eam.alloy"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "never.eam.alloy"
+    assert main(["make-potential", "--source", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:21: expected a number" in err and "'oops'" in err
+    assert not out.exists()
+
+
+def test_unknown_element_fails_cleanly(tmp_path, capsys):
+    assert main(["make-potential", "--element", "Unobtainium", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "unknown element 'Unobtainium'" in capsys.readouterr().err
