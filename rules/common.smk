@@ -24,7 +24,7 @@ def cli_args(section, keys):
     for key in keys:
         value = section.get(key)
         if value is not None:
-            out += [f"--{key}", str(value)]
+            out += [f"--{key.replace('_', '-')}", str(value)]
     return " ".join(shlex.quote(x) for x in out)
 
 

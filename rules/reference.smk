@@ -24,9 +24,10 @@ rule relax_cluster:
         summary=result("reference/cluster.json"),
     params:
         args=cli_args(
-            config["cluster"] | {"element": config["potential"]["element"]},
+            config["cluster"]
+            | {"element": config["potential"]["element"], "seed": config["seed"]},
             ["element", "shape", "shells", "p", "q", "r", "length", "cutoff", "file",
-             "vacuum", "fmax"],
+             "vacuum", "fmax", "melt_temperature", "melt_ps", "seed"],
         ),
     log:
         log_of("reference/relax_cluster"),

@@ -23,7 +23,8 @@ def _relax_cluster(args: argparse.Namespace) -> None:
 
     spec = ClusterSpec(element=args.element, shape=args.shape, shells=args.shells, p=args.p,
                        q=args.q, r=args.r, length=args.length, cutoff=args.cutoff,
-                       file=args.file, vacuum=args.vacuum)  # fmt: skip
+                       file=args.file, vacuum=args.vacuum, seed=args.seed,
+                       melt_temperature=args.melt_temperature, melt_ps=args.melt_ps)  # fmt: skip
     summary = relax_cluster(spec, args.potential, args.out, args.summary, fmax=args.fmax)
     print(json.dumps(summary, indent=2))
 
@@ -57,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", default=None, help="read the cluster from this file instead")
     p.add_argument("--vacuum", type=float, default=10.0, help="Å around the cluster")
     p.add_argument("--fmax", type=float, default=1e-3, help="eV/Å")
+    p.add_argument("--melt-temperature", type=float, default=None,
+                   help="K: melt with Langevin MD before quenching (a disordered cluster)")
+    p.add_argument("--melt-ps", type=float, default=20.0, help="ps of melting")
+    p.add_argument("--seed", type=int, default=1, help="seed of the melt")
     p.set_defaults(func=_relax_cluster)
     return parser
 

@@ -19,6 +19,7 @@ from ase.io import write
 
 from hopformer.physics.clusters import build_cluster, read_cluster
 from hopformer.physics.eam import read_potential, write_setfl, zhou_table
+from hopformer.physics.engine import Langevin
 from hopformer.physics.io import atomic_path, write_json_atomic
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
@@ -66,6 +67,9 @@ class ClusterSpec:
     cutoff: int = 1
     file: str | None = None
     vacuum: float = 10.0
+    melt_temperature: float | None = None  # K; melt (Langevin) before the quench
+    melt_ps: float = 20.0
+    seed: int = 1
 
     def build(self, lattice_constant: float | None) -> Atoms:
         if self.file:
@@ -75,6 +79,19 @@ class ClusterSpec:
             length=self.length, cutoff=self.cutoff, lattice_constant=lattice_constant,
             vacuum=self.vacuum,
         )  # fmt: skip
+
+
+def melt(engine, temperature: float, ps: float, seed: int, timestep_fs: float = 2.0) -> None:
+    """Langevin MD at ``temperature`` K for ``ps`` picoseconds, seeded: a disordered start.
+
+    A closed-shell icosahedron is a deep trap (no transition in 5.8 ns of Pt147 at 700 K,
+    DESIGN §3); melt-quenched clusters, as in LANL's ParSplice Pt runs, make transitions at once.
+    """
+    if temperature <= 0 or ps <= 0:
+        raise ValueError(f"melt: temperature and ps must be > 0, got {temperature} K, {ps} ps")
+    engine.thermalize(temperature, seed=seed)
+    steps = max(1, round(ps * 1000.0 / timestep_fs))
+    engine.run(steps, Langevin(temperature, timestep_fs=timestep_fs, seed=seed + 1))
 
 
 def relax_cluster(
@@ -91,6 +108,8 @@ def relax_cluster(
         a0 = table.lattice_constants[table.elements.index(spec.element)] or None
     atoms = spec.build(a0)
     engine = open_engine(atoms, potential)
+    if spec.melt_temperature:
+        melt(engine, spec.melt_temperature, spec.melt_ps, spec.seed)
     result = quench(engine, fmax=fmax, restore=False)
     atoms.set_positions(result.positions)
     atoms.center()
@@ -111,6 +130,7 @@ def relax_cluster(
         "potential": str(potential),
         "potential_sha256": hashlib.sha256(Path(potential).read_bytes()).hexdigest(),
         "source": spec.file or spec.shape,
+        "melted_at_K": spec.melt_temperature,
     }
     write_json_atomic(out_json, summary)
     return summary

@@ -54,3 +54,25 @@ def test_unknown_element_fails_cleanly(tmp_path, capsys):
     assert main(["make-potential", "--element", "Unobtainium", "--out",
                  str(tmp_path / "x")]) == 2
     assert "unknown element 'Unobtainium'" in capsys.readouterr().err
+
+
+def test_melted_cluster_is_disordered_and_seeded(tmp_path):
+    pot = tmp_path / "Pt.eam.alloy"
+    assert main(["make-potential", "--out", str(pot)]) == 0
+
+    def relax(name, *extra):
+        js = tmp_path / f"{name}.json"
+        args = ["relax-cluster", "--potential", str(pot), "--shells", "3",
+                "--out", str(tmp_path / f"{name}.extxyz"), "--summary", str(js), *extra]
+        assert main(args) == 0
+        return json.loads(js.read_text())
+
+    ordered = relax("ico")
+    melt = ["--melt-temperature", "1600", "--melt-ps", "5"]
+    a = relax("a", *melt, "--seed", "3")
+    b = relax("b", *melt, "--seed", "3")
+    c = relax("c", *melt, "--seed", "4")
+    assert a["energy_eV"] == b["energy_eV"]  # same seed, same cluster
+    assert a["energy_eV"] != c["energy_eV"]
+    assert a["energy_eV"] > ordered["energy_eV"] + 0.5  # Pt55 icosahedron lies deeper
+    assert a["melted_at_K"] == 1600

@@ -175,3 +175,33 @@ def test_unknown_potential_name(rattled_pt55, tmp_path):
         open_engine(rattled_pt55, "asap3:LJX")
     with pytest.raises(FileNotFoundError, match="no such file"):
         open_engine(rattled_pt55, tmp_path / "missing.eam.alloy")
+
+
+def test_ase_optimizer_on_lammps_calculator_finds_engine_minimum(pt_potential, rattled_pt55):
+    from ase.optimize import LBFGS
+
+    atoms = rattled_pt55.copy()
+    atoms.calc = LammpsEAM(pt_potential)
+    LBFGS(atoms, logfile=None).run(fmax=1e-4, steps=2000)
+    engine = LammpsEngine(rattled_pt55, pt_potential)
+    result = engine.minimize(fmax=1e-4)
+    assert atoms.get_potential_energy() == pytest.approx(result.energy, abs=1e-6)
+
+
+def test_lammps_starts_without_library_path(pt_potential, tmp_path):
+    """The libmpi pitfall is handled in code: no LD_LIBRARY_PATH, no preload needed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    code = (
+        "from ase.build import bulk\n"
+        "from hopformer.physics.lammps_engine import LammpsEngine\n"
+        f"e = LammpsEngine(bulk('Pt', 'fcc', a=3.92, cubic=True), {str(pt_potential)!r})\n"
+        "print(round(e.energy() / 4, 3))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "-5.77"
