@@ -5,21 +5,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hopformer-installed
 CORES  ?= 2
+# Rules call the `hopformer` CLI: put the venv's bin first on PATH for Snakemake and its jobs.
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
 .PHONY: run test dry-run lint bench clean-results
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --profile profiles/local
+	$(RUN) snakemake --cores $(CORES) --profile profiles/local
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(RUN) python -m pytest -q
 
 dry-run: $(STAMP)
-	$(BIN)/snakemake -n --cores $(CORES) --profile profiles/local
+	$(RUN) snakemake -n --cores $(CORES) --profile profiles/local
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/snakemake --lint --cores 1
+	$(RUN) snakemake --lint --cores 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/md_throughput.py
