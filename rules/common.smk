@@ -1,6 +1,15 @@
 # Helpers shared by the rules: paths of the campaign and command-line arguments built from
 # config sections (rules pass these as params, so editing a section reruns its rules only).
+import os
 import shlex
+import shutil
+import sys
+
+# Rules call the `hopformer` CLI. When it is not on PATH (Snakemake started as
+# .venv/bin/snakemake without activating the venv), use the one beside Snakemake's Python.
+if not shutil.which("hopformer"):
+    search_path = os.environ.get("PATH", os.defpath)
+    os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), search_path]))
 
 CAMPAIGN = config["campaign"]
 RESULTS = f"results/{CAMPAIGN}"

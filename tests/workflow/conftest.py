@@ -35,8 +35,10 @@ class Workflow:
         self.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
     def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        env = dict(os.environ)
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        # Without the venv on PATH: the rules must find the CLI through Snakemake's Python.
+        venv_bin = str(Path(sys.executable).parent)
+        path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin]
+        env = dict(os.environ, PATH=os.pathsep.join(path))
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "--cores", "2", *args],
             cwd=self.root, env=env, capture_output=True, text=True, timeout=600,
