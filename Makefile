@@ -21,6 +21,7 @@ dry-run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(RUN) snakemake --lint --cores 1
 
 bench: $(STAMP)

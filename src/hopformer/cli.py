@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("make-potential", help="write a Zhou 2004 setfl file or check + copy one")
     p.add_argument("--out", required=True, help="setfl file to write")
-    p.add_argument("--source", default="zhou2004",
-                   help="'zhou2004' (generate) or a path to a setfl/funcfl file")
+    p.add_argument(
+        "--source",
+        default="zhou2004",
+        help="'zhou2004' (generate) or a path to a setfl/funcfl file",
+    )
     p.add_argument("--element", default="Pt")
     p.add_argument("--nr", type=int, default=2000, help="r grid points")
     p.add_argument("--nrho", type=int, default=2000, help="density grid points")
@@ -58,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", default=None, help="read the cluster from this file instead")
     p.add_argument("--vacuum", type=float, default=10.0, help="Å around the cluster")
     p.add_argument("--fmax", type=float, default=1e-3, help="eV/Å")
-    p.add_argument("--melt-temperature", type=float, default=None,
-                   help="K: melt with Langevin MD before quenching (a disordered cluster)")
+    p.add_argument(
+        "--melt-temperature",
+        type=float,
+        default=None,
+        help="K: melt with Langevin MD before quenching (a disordered cluster)",
+    )
     p.add_argument("--melt-ps", type=float, default=20.0, help="ps of melting")
     p.add_argument("--seed", type=int, default=1, help="seed of the melt")
     p.set_defaults(func=_relax_cluster)

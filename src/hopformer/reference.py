@@ -122,7 +122,7 @@ def relax_cluster(
         "energy_eV": result.energy,
         "energy_per_atom_eV": result.energy / len(atoms),
         "fmax_eV_per_A": result.fmax,
-        "minimizer_iterations": result.force_calls,
+        "minimizer_iterations": result.iterations,
         "state_key": state_key(result.energy, atoms.numbers),
         "radius_of_gyration_A": float(
             np.sqrt(((atoms.positions - atoms.positions.mean(0)) ** 2).sum(1).mean())

@@ -16,8 +16,23 @@ def test_make_potential_and_relax_cluster(tmp_path, capsys):
     assert main(["make-potential", "--element", "Pt", "--out", str(pot)]) == 0
     assert read_setfl(pot).elements == ["Pt"]
     out, js = tmp_path / "ref" / "c.extxyz", tmp_path / "ref" / "c.json"
-    code = main(["relax-cluster", "--potential", str(pot), "--shape", "truncated_octahedron",
-                 "--length", "4", "--cutoff", "1", "--out", str(out), "--summary", str(js)])
+    code = main(
+        [
+            "relax-cluster",
+            "--potential",
+            str(pot),
+            "--shape",
+            "truncated_octahedron",
+            "--length",
+            "4",
+            "--cutoff",
+            "1",
+            "--out",
+            str(out),
+            "--summary",
+            str(js),
+        ]
+    )
     assert code == 0
     summary = json.loads(js.read_text())
     atoms = read(out)
@@ -51,8 +66,7 @@ def test_malformed_user_potential_fails_naming_file_and_line(tmp_path, capsys):
 
 
 def test_unknown_element_fails_cleanly(tmp_path, capsys):
-    assert main(["make-potential", "--element", "Unobtainium", "--out",
-                 str(tmp_path / "x")]) == 2
+    assert main(["make-potential", "--element", "Unobtainium", "--out", str(tmp_path / "x")]) == 2
     assert "unknown element 'Unobtainium'" in capsys.readouterr().err
 
 
@@ -62,8 +76,18 @@ def test_melted_cluster_is_disordered_and_seeded(tmp_path):
 
     def relax(name, *extra):
         js = tmp_path / f"{name}.json"
-        args = ["relax-cluster", "--potential", str(pot), "--shells", "3",
-                "--out", str(tmp_path / f"{name}.extxyz"), "--summary", str(js), *extra]
+        args = [
+            "relax-cluster",
+            "--potential",
+            str(pot),
+            "--shells",
+            "3",
+            "--out",
+            str(tmp_path / f"{name}.extxyz"),
+            "--summary",
+            str(js),
+            *extra,
+        ]
         assert main(args) == 0
         return json.loads(js.read_text())
 

@@ -92,8 +92,9 @@ def test_alignment_undoes_rotation_translation_and_permutation(pt_potential):
     np.testing.assert_allclose(aligned, x, atol=1e-8)
     np.testing.assert_array_equal(shuffled[found], moved)
     assert same_state(x, shuffled, atoms.numbers)
-    assert not same_state(x, shuffled + np.eye(3)[0] * (np.arange(len(x)) == 5)[:, None] * 0.3,
-                          atoms.numbers)  # one atom off by 0.3 Å is another state
+    assert not same_state(
+        x, shuffled + np.eye(3)[0] * (np.arange(len(x)) == 5)[:, None] * 0.3, atoms.numbers
+    )  # one atom off by 0.3 Å is another state
 
 
 def test_a_moved_surface_atom_is_another_state(pt_potential):

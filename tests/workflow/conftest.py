@@ -41,7 +41,11 @@ class Workflow:
         env = dict(os.environ, PATH=os.pathsep.join(path))
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-            cwd=self.root, env=env, capture_output=True, text=True, timeout=600,
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

@@ -10,7 +10,9 @@ from conftest import planned_jobs
 def test_dry_run_lists_every_job(workflow):
     proc = workflow.snakemake("-n")
     assert planned_jobs(proc.stdout + proc.stderr) == {
-        "make_potential": 1, "relax_cluster": 1, "all": 1,
+        "make_potential": 1,
+        "relax_cluster": 1,
+        "all": 1,
     }
 
 
@@ -33,7 +35,9 @@ def test_local_run_then_edits_rerun_only_what_changed(workflow):
     workflow.edit_config("potential", "nr", 1500)
     proc = workflow.snakemake("-n")
     assert planned_jobs(proc.stdout + proc.stderr) == {
-        "make_potential": 1, "relax_cluster": 1, "all": 1,
+        "make_potential": 1,
+        "relax_cluster": 1,
+        "all": 1,
     }
 
 

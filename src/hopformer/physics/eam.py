@@ -373,9 +373,7 @@ def read_setfl(path: str | os.PathLike) -> EAMTable:
     rphi = np.empty((n_el, n_el, nr))
     for a in range(n_el):
         for b in range(a + 1):
-            rphi[a, b] = rphi[b, a] = tokens.floats(
-                nr, f"r*phi(r) of {elements[a]}-{elements[b]}"
-            )
+            rphi[a, b] = rphi[b, a] = tokens.floats(nr, f"r*phi(r) of {elements[a]}-{elements[b]}")
     tokens.expect_end()
     return EAMTable(elements, numbers, masses, lats, types, nrho, drho, nr, dr, cutoff,
                     np.array(emb), np.array(dens), rphi,
@@ -420,5 +418,6 @@ def _read_lines(path: Path) -> list[str]:
     try:
         return path.read_text().splitlines()
     except UnicodeDecodeError:
-        raise PotentialFileError(f"{path}: not a text file (expected a setfl/funcfl table)") \
-            from None
+        raise PotentialFileError(
+            f"{path}: not a text file (expected a setfl/funcfl table)"
+        ) from None

@@ -52,7 +52,7 @@ class MinimizeResult:
     energy: float
     fmax: float
     converged: bool
-    force_calls: int
+    iterations: int  # minimiser iterations (LAMMPS: steps of CG + FIRE; ASE: optimizer steps)
 
 
 def fmax_of(forces: np.ndarray) -> float:

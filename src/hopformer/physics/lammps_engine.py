@@ -29,7 +29,8 @@ class LammpsEngine(Engine):
     """An EAM system inside one serial LAMMPS instance.
 
     ``atoms`` gives species, masses, cell and pbc: either fully periodic (any cell) or free
-    (no pbc: a shrink-wrapped box, the cell is ignored). ``potential`` is a setfl
+    (no pbc: a shrink-wrapped box, the cell is ignored); periodic positions come back wrapped
+    into the cell. ``potential`` is a setfl
     (``.eam.alloy``) or funcfl (``.eam``) file holding every element of ``atoms``.
     """
 

@@ -22,7 +22,7 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
     if spec.startswith(ASAP_PREFIX):
         from hopformer.physics.ase_engine import AseEngine, asap_calculator
 
-        kind = spec[len(ASAP_PREFIX):]
+        kind = spec[len(ASAP_PREFIX) :]
         symbols = sorted(set(atoms.get_chemical_symbols()))
         asap_calculator(kind, symbols[0])  # fail now, with the reason, on a bad name
         return AseEngine(atoms, lambda: asap_calculator(kind, symbols[0]))

@@ -50,7 +50,7 @@ def quench(
     if not result.converged:
         raise RuntimeError(
             f"quench stopped at fmax {result.fmax:.2e} eV/Å above the {fmax:.1e} tolerance "
-            f"after {result.force_calls} iterations"
+            f"after {result.iterations} iterations"
         )
     return result
 
