@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import planned_jobs
+from harness import planned_jobs
 
 
 def test_dry_run_lists_every_job(workflow):

@@ -101,6 +101,10 @@ class Engine(ABC):
     def calculator(self) -> Calculator:
         """A fresh, independent ASE calculator for the same potential (one per NEB image)."""
 
+    def close(self) -> None:
+        """Release backend resources (a LAMMPS instance); the engine is unusable afterwards."""
+        return None  # nothing to release by default (asap3 lives in the Python objects)
+
     def kinetic_energy(self) -> float:
         v = self.get_velocities()
         return float(0.5 * (self.atoms.get_masses()[:, None] * v * v).sum())
