@@ -6,14 +6,12 @@ import json
 
 from harness import planned_jobs
 
+EVERY_JOB = {"make_potential": 1, "relax_cluster": 1, "all": 1}
+
 
 def test_dry_run_lists_every_job(workflow):
     proc = workflow.snakemake("-n")
-    assert planned_jobs(proc.stdout + proc.stderr) == {
-        "make_potential": 1,
-        "relax_cluster": 1,
-        "all": 1,
-    }
+    assert planned_jobs(proc.stdout + proc.stderr) == EVERY_JOB
 
 
 def test_local_run_then_edits_rerun_only_what_changed(workflow):
@@ -34,11 +32,7 @@ def test_local_run_then_edits_rerun_only_what_changed(workflow):
     workflow.edit_config("cluster", "shells", 3)
     workflow.edit_config("potential", "nr", 1500)
     proc = workflow.snakemake("-n")
-    assert planned_jobs(proc.stdout + proc.stderr) == {
-        "make_potential": 1,
-        "relax_cluster": 1,
-        "all": 1,
-    }
+    assert planned_jobs(proc.stdout + proc.stderr) == EVERY_JOB
 
 
 def test_bad_config_stops_before_any_job_and_names_the_key(workflow):
