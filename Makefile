@@ -5,24 +5,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hopformer-installed
 CORES  ?= 2
-# Rules call the `hopformer` CLI: put the venv's bin first on PATH for Snakemake and its jobs.
-RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
 .PHONY: run test dry-run lint bench clean-results
 
 run: $(STAMP)
-	$(RUN) snakemake --cores $(CORES) --profile profiles/local
+	$(BIN)/snakemake --cores $(CORES) --profile profiles/local
 
 test: $(STAMP)
-	$(RUN) python -m pytest -q
+	$(BIN)/python -m pytest -q
 
 dry-run: $(STAMP)
-	$(RUN) snakemake -n --cores $(CORES) --profile profiles/local
+	$(BIN)/snakemake -n --cores $(CORES) --profile profiles/local
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(RUN) snakemake --lint --cores 1
+	$(BIN)/snakemake --lint --cores 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/md_throughput.py
