@@ -146,13 +146,13 @@ def state_key(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLU
     decides identity. A bond-graph hash was tried first and split quenches of one disordered
     Pt55 minimum into different keys (bond lengths near any cutoff).
     """
-    return _key(composition(numbers), round(float(energy) / resolution))
+    return _key(composition(numbers), _energy_bin(energy, resolution))
 
 
 def neighbour_keys(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION
                    ) -> list[str]:  # fmt: skip
     """Keys of the bin of ``energy`` and of its two neighbours (for lookups)."""
-    b = round(float(energy) / resolution)
+    b = _energy_bin(energy, resolution)
     comp = composition(numbers)
     return [_key(comp, b + d) for d in (0, -1, 1)]
 
@@ -160,6 +160,10 @@ def neighbour_keys(energy: float, numbers: np.ndarray, resolution: float = KEY_R
 def composition(numbers: np.ndarray) -> str:
     z, counts = np.unique(np.asarray(numbers), return_counts=True)
     return "".join(f"{int(a)}x{int(c)}." for a, c in zip(z, counts, strict=True))
+
+
+def _energy_bin(energy: float, resolution: float) -> int:
+    return round(float(energy) / resolution)
 
 
 def _key(comp: str, energy_bin: int) -> str:
