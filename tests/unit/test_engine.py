@@ -16,8 +16,8 @@ from hopformer.physics.structure import OverlapError
 
 
 @pytest.fixture
-def rattled_pt55():
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+def rattled_pt55(pt55):
+    atoms = pt55
     atoms.positions += np.random.default_rng(0).normal(scale=0.08, size=atoms.positions.shape)
     return atoms
 
@@ -48,9 +48,9 @@ def test_forces_are_minus_energy_gradient(pt_potential, rattled_pt55):
             assert forces[atom, axis] == pytest.approx(fd, abs=1e-5)
 
 
-def test_nve_pt55_conserves_energy(pt_potential):
+def test_nve_pt55_conserves_energy(pt_potential, pt55):
     """10 ps of NVE at 300 K, 2 fs steps: total-energy drift below 1 meV/atom."""
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+    atoms = pt55
     engine = LammpsEngine(atoms, pt_potential)
     engine.minimize()
     engine.thermalize(2 * 300.0, seed=11)  # equipartition halves it
@@ -65,8 +65,8 @@ def test_nve_pt55_conserves_energy(pt_potential):
     assert np.mean(temps[5:]) == pytest.approx(300.0, rel=0.15)  # it really ran at 300 K
 
 
-def test_langevin_is_seeded_and_thermostats(pt_potential):
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+def test_langevin_is_seeded_and_thermostats(pt_potential, pt55):
+    atoms = pt55
 
     def trajectory(seed):
         engine = LammpsEngine(atoms, pt_potential)

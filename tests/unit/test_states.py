@@ -97,8 +97,8 @@ def test_alignment_undoes_rotation_translation_and_permutation(pt_potential):
     )  # one atom off by 0.3 Å is another state
 
 
-def test_a_moved_surface_atom_is_another_state(pt_potential):
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+def test_a_moved_surface_atom_is_another_state(pt_potential, pt55):
+    atoms = pt55
     engine = LammpsEngine(atoms, pt_potential)
     x = engine.minimize().positions
     centre = x.mean(0)
@@ -116,8 +116,8 @@ def test_a_moved_surface_atom_is_another_state(pt_potential):
     assert state_key(x_energy, atoms.numbers) != state_key(q.energy, atoms.numbers)
 
 
-def test_quench_restores_md_state(pt_potential):
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+def test_quench_restores_md_state(pt_potential, pt55):
+    atoms = pt55
     engine = LammpsEngine(atoms, pt_potential)
     engine.thermalize(500.0, seed=1)
     engine.run(50, Langevin(500.0, seed=2))
