@@ -13,9 +13,11 @@ validate(config, "config/schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/reference.smk"
+include: "rules/splice.smk"
 
 
 rule all:
     default_target: True
     input:
         reference_outputs(),
+        splice_outputs(),

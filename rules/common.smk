@@ -43,3 +43,58 @@ def reference_outputs():
         result("reference/cluster.extxyz"),
         result("reference/cluster.json"),
     ]
+
+
+# -- splicing ----------------------------------------------------------------------------------
+SPLICING = config["splicing"]
+ROUNDS = range(SPLICING["rounds"])
+WORKERS = range(SPLICING["workers"])
+# Keys of `splicing` that change what a segment job computes (not `rounds` or `workers`).
+SEGMENT_KEYS = ["temperature", "segments_per_worker", "segment_ps", "block_ps", "dephase_ps",
+                "correlation_blocks", "timestep_fs", "damping_fs", "quench_fmax", "state_tol"]
+
+
+def round_dir(r):
+    return result(f"splice/round-{int(r):03d}")
+
+
+def round_files(r):
+    d = round_dir(r)
+    return {name: f"{d}/{name}.parquet" for name in ["states", "segments", "edges", "frontier"]}
+
+
+def worker_shards(r, kind):
+    return [f"{round_dir(r)}/worker-{w:03d}/{kind}.parquet" for w in WORKERS]
+
+
+def segment_start(wildcards):
+    r = int(wildcards.round)
+    return rules.relax_cluster.output.structure if r == 0 else round_files(r - 1)["frontier"]
+
+
+def splice_inputs(wildcards):
+    r = int(wildcards.round)
+    inputs = {
+        "cluster": rules.relax_cluster.output.structure,
+        "segments": worker_shards(r, "segments"),
+        "transitions": worker_shards(r, "transitions"),
+    }
+    if r > 0:
+        inputs |= {f"previous_{k}": v for k, v in round_files(r - 1).items() if k != "frontier"}
+    return inputs
+
+
+def splice_outputs():
+    last = SPLICING["rounds"] - 1
+    return [
+        *(result(f"transitions/round-{r:03d}.parquet") for r in ROUNDS),
+        f"{round_dir(last)}/summary.json",
+        result("md/rates.parquet"),
+        result("md/rates.csv"),
+        result("md/summary.json"),
+    ]
+
+
+def folder_of(files, name):
+    """The folder of the named input/output file ('' when the rule has no such file)."""
+    return os.path.dirname(files[name]) if name in files.keys() else ""

@@ -29,6 +29,61 @@ def _relax_cluster(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def _run_segments(args: argparse.Namespace) -> None:
+    import hashlib
+    from pathlib import Path
+
+    from hopformer.physics.potentials import open_engine
+    from hopformer.splicing.segments import (
+        SegmentSpec,
+        Worker,
+        WorkerId,
+        load_start,
+        write_worker_shards,
+    )  # fmt: skip
+
+    spec = SegmentSpec(temperature=args.temperature, segments=args.segments_per_worker,
+                       segment_ps=args.segment_ps, block_ps=args.block_ps,
+                       dephase_ps=args.dephase_ps, correlation_blocks=args.correlation_blocks,
+                       timestep_fs=args.timestep_fs, damping_fs=args.damping_fs,
+                       quench_fmax=args.quench_fmax, state_tol=args.state_tol)  # fmt: skip
+    atoms = load_start(args.start, args.worker)
+    engine = open_engine(atoms, args.potential)
+    sha = hashlib.sha256(Path(args.potential).read_bytes()).hexdigest()
+    worker = Worker(engine, spec, WorkerId(args.campaign, args.round, args.worker), args.seed, sha,
+                    log=lambda m: print(m, flush=True))  # fmt: skip
+    segments, transitions = worker.run(atoms.positions)
+    engine.close()
+    write_worker_shards(segments, transitions, args.segments_out, args.transitions_out)
+    print(f"wrote {len(segments)} segments and {len(transitions)} transitions")
+
+
+def _splice_round(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from hopformer.splicing.splice import RoundInputs, splice_round
+
+    if len(args.segments) != len(args.transitions):
+        raise ValueError(f"{len(args.segments)} segment shards but {len(args.transitions)} "
+                         f"transition shards")  # fmt: skip
+    inp = RoundInputs(round=args.round, previous=Path(args.previous) if args.previous else None,
+                      cluster=Path(args.cluster),
+                      shards=list(zip(map(Path, args.segments), map(Path, args.transitions),
+                                      strict=True)))  # fmt: skip
+    summary = splice_round(inp, args.out_dir, args.transitions_out, next_workers=args.workers,
+                           segments_per_worker=args.segments_per_worker, seed=args.seed,
+                           tol=args.state_tol)  # fmt: skip
+    print(json.dumps(summary, indent=2))
+
+
+def _tabulate_rates(args: argparse.Namespace) -> None:
+    from hopformer.splicing.rates import tabulate_rates
+
+    summary = tabulate_rates(args.last_round, args.temperature, args.out, args.csv, args.summary,
+                             min_count=args.min_count)  # fmt: skip
+    print(json.dumps(summary, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hopformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +125,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--melt-ps", type=float, default=20.0, help="ps of melting")
     p.add_argument("--seed", type=int, default=1, help="seed of the melt")
     p.set_defaults(func=_relax_cluster)
+
+    p = sub.add_parser("run-segments", help="one splicing worker: dephase, MD segments, quenches")
+    p.add_argument("--potential", required=True, help="EAM file (setfl/funcfl)")
+    p.add_argument(
+        "--start",
+        required=True,
+        help="reference cluster (extxyz) or the previous round's frontier.parquet",
+    )
+    p.add_argument("--campaign", required=True)
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--worker", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True, help="campaign seed")
+    p.add_argument("--temperature", type=float, required=True, help="K")
+    p.add_argument("--segments-per-worker", type=int, default=5)
+    p.add_argument("--segment-ps", type=float, default=20.0)
+    p.add_argument("--block-ps", type=float, default=1.0, help="ps of MD between quenches")
+    p.add_argument("--dephase-ps", type=float, default=1.0)
+    p.add_argument(
+        "--correlation-blocks",
+        type=int,
+        default=1,
+        help="blocks a segment's final state must be held before it may end",
+    )
+    p.add_argument("--timestep-fs", type=float, default=2.0)
+    p.add_argument("--damping-fs", type=float, default=100.0, help="Langevin 1/friction, fs")
+    p.add_argument("--quench-fmax", type=float, default=1e-3, help="eV/Å")
+    p.add_argument("--state-tol", type=float, default=0.15, help="Å, state-identity threshold")
+    p.add_argument("--segments-out", required=True, help="segments shard (Parquet)")
+    p.add_argument("--transitions-out", required=True, help="transitions shard (Parquet)")
+    p.set_defaults(func=_run_segments)
+
+    p = sub.add_parser("splice-round", help="aggregate a round: states, splicing, next frontier")
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--previous", default=None, help="previous round's folder (none for round 0)")
+    p.add_argument("--cluster", required=True, help="reference cluster (extxyz)")
+    p.add_argument("--segments", nargs="+", required=True, help="segment shards, worker order")
+    p.add_argument("--transitions", nargs="+", required=True, help="transition shards, same order")
+    p.add_argument("--out-dir", required=True, help="this round's folder")
+    p.add_argument("--transitions-out", required=True, help="this round's transitions Parquet")
+    p.add_argument("--workers", type=int, required=True, help="workers of the next round")
+    p.add_argument("--segments-per-worker", type=int, default=5)
+    p.add_argument("--seed", type=int, required=True, help="campaign seed")
+    p.add_argument("--state-tol", type=float, default=0.15, help="Å")
+    p.set_defaults(func=_splice_round)
+
+    p = sub.add_parser("tabulate-rates", help="MD-observed rate table and campaign summary")
+    p.add_argument("--last-round", required=True, help="the last round's folder")
+    p.add_argument("--temperature", type=float, required=True, help="K of the MD")
+    p.add_argument("--min-count", type=int, default=1, help="list transitions seen ≥ this often")
+    p.add_argument("--out", required=True, help="rate table (Parquet)")
+    p.add_argument("--csv", required=True, help="rate table (CSV)")
+    p.add_argument("--summary", required=True, help="campaign summary (JSON)")
+    p.set_defaults(func=_tabulate_rates)
     return parser
 
 
@@ -77,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (PotentialFileError, ValueError, FileNotFoundError) as exc:
+    except (PotentialFileError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"hopformer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

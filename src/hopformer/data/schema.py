@@ -1,0 +1,148 @@
+"""Arrow schemas of every Parquet table a campaign writes (documented in results/README.md).
+
+Units: Å, eV, ps, K. Positions are float64, flattened per row as ``x0, y0, z0, x1, …`` (3N
+values) with ``numbers`` (N atomic numbers) in the same atom order. A *key* is the 16-hex
+energy-bin bucket of a minimum (:func:`hopformer.physics.states.state_key`); a *state* is the
+campaign-wide integer id that the round aggregator assigns after the permutation-aware
+identity test.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+POSITIONS = pa.list_(pa.float64())
+NUMBERS = pa.list_(pa.uint8())
+
+_IDS = [
+    pa.field("campaign", pa.string(), nullable=False),
+    pa.field("round", pa.int32(), nullable=False),
+    pa.field("worker", pa.int32(), nullable=False),
+    pa.field("segment", pa.int32(), nullable=False, metadata={"doc": "index in the worker"}),
+]
+
+#: One row per observed transition, as a segment job writes it (DESIGN.md §5). The final
+#: minimum is aligned onto the initial one (Kabsch), the initial one centred at the origin.
+TRANSITION_SHARD = pa.schema(
+    _IDS
+    + [
+        pa.field("block", pa.int32(), nullable=False),
+        pa.field("initial_key", pa.string(), nullable=False),
+        pa.field("final_key", pa.string(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("initial_positions", POSITIONS, nullable=False),
+        pa.field("final_positions", POSITIONS, nullable=False),
+        pa.field("initial_energy", pa.float64(), nullable=False),
+        pa.field("final_energy", pa.float64(), nullable=False),
+        pa.field("max_displacement", pa.float64(), nullable=False),
+        pa.field("hyperdistance", pa.float64(), nullable=False),
+        pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+        pa.field("time_ps", pa.float64(), nullable=False, metadata={"doc": "worker MD time"}),
+        pa.field("dwell_ps", pa.float64(), nullable=False),
+        pa.field("temperature", pa.float64(), nullable=False),
+        pa.field("potential_sha256", pa.string(), nullable=False),
+    ]
+)
+
+#: The campaign's transitions dataset (one file per round): shard rows plus state ids.
+TRANSITIONS = TRANSITION_SHARD.append(pa.field("initial_state", pa.int64(), nullable=False))
+TRANSITIONS = TRANSITIONS.append(pa.field("final_state", pa.int64(), nullable=False))
+
+#: One row per MD segment, as a segment job writes it.
+SEGMENT_SHARD = pa.schema(
+    _IDS
+    + [
+        pa.field("start_key", pa.string(), nullable=False),
+        pa.field("end_key", pa.string(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("start_positions", POSITIONS, nullable=False),
+        pa.field("end_positions", POSITIONS, nullable=False),
+        pa.field("start_energy", pa.float64(), nullable=False),
+        pa.field("end_energy", pa.float64(), nullable=False),
+        pa.field("duration_ps", pa.float64(), nullable=False),
+        pa.field("end_dwell_ps", pa.float64(), nullable=False),
+        pa.field("blocks", pa.int32(), nullable=False),
+        pa.field("transitions", pa.int32(), nullable=False),
+        pa.field("dephase_ps", pa.float64(), nullable=False),
+        pa.field("failed_quenches", pa.int32(), nullable=False),
+        pa.field("wall_s", pa.float64(), nullable=False),
+    ]
+)
+
+#: Every segment generated so far with its state ids; ``spliced_order`` is its place in the
+#: spliced trajectory (-1 while it stays banked). Cumulative, rewritten by each round.
+SEGMENTS = pa.schema(
+    _IDS
+    + [
+        pa.field("start_state", pa.int64(), nullable=False),
+        pa.field("end_state", pa.int64(), nullable=False),
+        pa.field("duration_ps", pa.float64(), nullable=False),
+        pa.field("transitions", pa.int32(), nullable=False),
+        pa.field("spliced_order", pa.int64(), nullable=False),
+        pa.field("spliced_in_round", pa.int32(), nullable=False),
+    ]
+)
+
+#: Every distinct minimum found so far, with the MD residence time spent in it (all segments,
+#: spliced or banked). Cumulative.
+STATES = pa.schema(
+    [
+        pa.field("state", pa.int64(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("energy", pa.float64(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("positions", POSITIONS, nullable=False),
+        pa.field("first_round", pa.int32(), nullable=False),
+        pa.field("residence_ps", pa.float64(), nullable=False),
+    ]
+)
+
+#: Distinct transitions (initial state → final state) with their MD counts. Cumulative.
+EDGES = pa.schema(
+    [
+        pa.field("initial_state", pa.int64(), nullable=False),
+        pa.field("final_state", pa.int64(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("first_round", pa.int32(), nullable=False),
+    ]
+)
+
+#: Start states of the next round's workers, chosen by the scheduler.
+FRONTIER = pa.schema(
+    [
+        pa.field("worker", pa.int32(), nullable=False),
+        pa.field("state", pa.int64(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("energy", pa.float64(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("positions", POSITIONS, nullable=False),
+        pa.field("share", pa.float64(), nullable=False, metadata={"doc": "fraction of workers"}),
+    ]
+)
+
+#: MD-observed rates k_ij = N_ij / τ_i.
+RATES = pa.schema(
+    [
+        pa.field("initial_state", pa.int64(), nullable=False),
+        pa.field("final_state", pa.int64(), nullable=False),
+        pa.field("initial_key", pa.string(), nullable=False),
+        pa.field("final_key", pa.string(), nullable=False),
+        pa.field("initial_energy", pa.float64(), nullable=False),
+        pa.field("final_energy", pa.float64(), nullable=False),
+        pa.field("delta_energy", pa.float64(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("residence_ps", pa.float64(), nullable=False),
+        pa.field("rate_per_ps", pa.float64(), nullable=False),
+        pa.field("rate_stderr_per_ps", pa.float64(), nullable=False),
+        pa.field("temperature", pa.float64(), nullable=False),
+    ]
+)
+
+#: Columns whose per-row length must be 3 × len(numbers).
+POSITION_COLUMNS = (
+    "initial_positions",
+    "final_positions",
+    "start_positions",
+    "end_positions",
+    "positions",
+)

@@ -1,0 +1,337 @@
+"""The round aggregator: identify states across workers, splice, schedule the next round.
+
+Splicing rule (ParSplice, Perez et al. JCTC 12, 18 (2016)): a segment is appended to the
+spliced trajectory only when its start state equals the trajectory's current end state; the
+others stay banked, in (round, worker, segment) order, and are used as soon as the trajectory
+reaches their start state. Every observed transition is kept as data, spliced or not.
+
+Scheduling: the next round's workers are placed by virtual trajectories (ParSplice's
+scheduler): starting from the spliced end state, walk a segment-level Markov chain estimated
+from all segments so far (one pseudo-count of staying put, so an unexplored state looks
+sticky), consume the segments already banked or promised to earlier workers along the walk,
+and place the next worker where the walk first finds no segment. The first worker therefore
+always starts at the spliced end state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from ase.io import read
+
+from hopformer.data import schema
+from hopformer.data.shards import read_table, to_table, write_table
+from hopformer.physics.io import write_json_atomic
+from hopformer.physics.states import SAME_STATE_TOL, neighbour_keys, same_state, state_key
+
+ROUND_FILES = ("states", "segments", "edges", "frontier")
+
+
+class StateRegistry:
+    """Distinct minima of a campaign, looked up by energy-bin key and the identity test."""
+
+    def __init__(self, numbers: np.ndarray, tol: float = SAME_STATE_TOL):
+        self.numbers = np.asarray(numbers)
+        self.tol = tol
+        self.rows: list[dict] = []
+        self._buckets: dict[str, list[int]] = defaultdict(list)
+
+    @classmethod
+    def from_table(cls, table: pa.Table, numbers: np.ndarray, tol: float) -> StateRegistry:
+        reg = cls(numbers, tol)
+        for row in table.to_pylist():
+            if row["state"] != len(reg.rows):
+                raise ValueError(
+                    f"states table is not numbered 0..n-1 (row {len(reg.rows)} "
+                    f"has state {row['state']})"
+                )
+            row["positions"] = np.reshape(row["positions"], (-1, 3))
+            reg._add(row)
+        return reg
+
+    def _add(self, row: dict) -> int:
+        self.rows.append(row)
+        self._buckets[row["key"]].append(row["state"])
+        return row["state"]
+
+    def identify(self, positions: np.ndarray, energy: float, round_: int) -> int:
+        """The id of the minimum at ``positions`` (N, 3); a new id if it is not known yet."""
+        positions = np.reshape(positions, (-1, 3))
+        for key in neighbour_keys(energy, self.numbers):
+            for s in self._buckets.get(key, ()):
+                if same_state(self.rows[s]["positions"], positions, self.numbers, self.tol):
+                    return s
+        return self._add(
+            {
+                "state": len(self.rows),
+                "key": state_key(energy, self.numbers),
+                "energy": energy,
+                "numbers": self.numbers,
+                "positions": positions,
+                "first_round": round_,
+                "residence_ps": 0.0,
+            }
+        )
+
+    def table(self) -> pa.Table:
+        return to_table(self.rows, schema.STATES)
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What a round's aggregation reads: the previous round's folder (None for round 0, which
+    starts the trajectory at the reference cluster) and this round's worker shards in worker
+    order, as (segments, transitions) paths."""
+
+    round: int
+    shards: Sequence[tuple[Path, Path]]
+    previous: Path | None
+    cluster: Path
+
+
+def round_paths(folder: str | os.PathLike) -> dict[str, Path]:
+    folder = Path(folder)
+    return {name: folder / f"{name}.parquet" for name in ROUND_FILES} | {
+        "summary": folder / "summary.json"
+    }
+
+
+def splice_round(
+    inp: RoundInputs,
+    out_dir: str | os.PathLike,
+    transitions_out: str | os.PathLike,
+    next_workers: int,
+    segments_per_worker: int,
+    seed: int,
+    tol: float = SAME_STATE_TOL,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Aggregate round ``inp.round`` and write its folder, its transitions file and a summary."""
+    cluster = read(inp.cluster)
+    numbers = cluster.numbers
+    if inp.previous is None:
+        registry = StateRegistry(numbers, tol)
+        registry.identify(cluster.positions, cluster.get_potential_energy(), inp.round)
+        segments, edges = [], {}
+    else:
+        prev = round_paths(inp.previous)
+        registry = StateRegistry.from_table(read_table(prev["states"], schema.STATES), numbers, tol)
+        segments = read_table(prev["segments"], schema.SEGMENTS).to_pylist()
+        edges = {
+            (e["initial_state"], e["final_state"]): e
+            for e in read_table(prev["edges"], schema.EDGES).to_pylist()
+        }
+    n_states_before, n_segments_before = len(registry.rows), len(segments)
+
+    transitions, self_matches = [], 0
+    for seg_path, tr_path in inp.shards:
+        seg_rows = read_table(seg_path, schema.SEGMENT_SHARD).to_pylist()
+        tr_rows = read_table(tr_path, schema.TRANSITION_SHARD).to_pylist()
+        _check_numbers(seg_rows + tr_rows, numbers, seg_path)
+        by_segment = defaultdict(list)
+        for tr in tr_rows:
+            by_segment[tr["segment"]].append(tr)
+        for seg in seg_rows:
+            start = registry.identify(seg["start_positions"], seg["start_energy"], inp.round)
+            for tr in sorted(by_segment.pop(seg["segment"], []), key=lambda r: r["block"]):
+                i = registry.identify(tr["initial_positions"], tr["initial_energy"], inp.round)
+                j = registry.identify(tr["final_positions"], tr["final_energy"], inp.round)
+                registry.rows[i]["residence_ps"] += tr["dwell_ps"]
+                if i == j:  # both ends matched one known minimum (the test is not transitive)
+                    self_matches += 1
+                    continue
+                edge = edges.setdefault(
+                    (i, j),
+                    {"initial_state": i, "final_state": j, "count": 0, "first_round": inp.round},
+                )
+                edge["count"] += 1
+                transitions.append(tr | {"initial_state": i, "final_state": j})
+            end = registry.identify(seg["end_positions"], seg["end_energy"], inp.round)
+            registry.rows[end]["residence_ps"] += seg["end_dwell_ps"]
+            segments.append(
+                {
+                    k: seg[k]
+                    for k in (
+                        "campaign",
+                        "round",
+                        "worker",
+                        "segment",
+                        "duration_ps",
+                        "transitions",
+                    )
+                }
+                | {
+                    "start_state": start,
+                    "end_state": end,
+                    "spliced_order": -1,
+                    "spliced_in_round": -1,
+                }
+            )
+        if by_segment:
+            raise ValueError(
+                f"{tr_path}: transitions of segment(s) {sorted(by_segment)} that "
+                f"{seg_path} does not list"
+            )
+
+    end_state = splice(segments, inp.round)
+    frontier = schedule(
+        segments,
+        end_state,
+        next_workers,
+        segments_per_worker,
+        np.random.default_rng(np.random.SeedSequence([seed, inp.round, 1 << 20])),
+    )
+
+    out = round_paths(out_dir)
+    write_table(registry.table(), out["states"], schema.STATES)
+    write_table(to_table(segments, schema.SEGMENTS), out["segments"], schema.SEGMENTS)
+    write_table(
+        to_table(
+            sorted(edges.values(), key=lambda e: (e["initial_state"], e["final_state"])),
+            schema.EDGES,
+        ),
+        out["edges"],
+        schema.EDGES,
+    )
+    front_rows = [
+        {
+            "worker": w,
+            "state": s,
+            **{k: registry.rows[s][k] for k in ("key", "energy", "numbers", "positions")},
+            "share": frontier.count(s) / len(frontier),
+        }
+        for w, s in enumerate(frontier)
+    ]
+    write_table(to_table(front_rows, schema.FRONTIER), out["frontier"], schema.FRONTIER)
+    write_table(to_table(transitions, schema.TRANSITIONS), transitions_out, schema.TRANSITIONS)
+
+    summary = round_summary(
+        inp.round,
+        segments,
+        n_segments_before,
+        registry,
+        n_states_before,
+        edges,
+        end_state,
+        frontier,
+    )
+    summary["dropped_self_matches"] = self_matches
+    write_json_atomic(out["summary"], summary)
+    log(
+        f"round {inp.round}: {summary['transitions_round']} transitions, "
+        f"{summary['states_total']} states, spliced {summary['spliced_ps_total']:g} of "
+        f"{summary['generated_ps_total']:g} ps (efficiency {summary['efficiency_total']:.2f})"
+    )
+    return summary
+
+
+def _check_numbers(rows: list[dict], numbers: np.ndarray, path: Path) -> None:
+    for row in rows:
+        if not np.array_equal(row["numbers"], numbers):
+            raise ValueError(
+                f"{path}: species of round {row['round']} worker {row['worker']} "
+                f"differ from the reference cluster's"
+            )
+
+
+def splice(segments: list[dict], round_: int) -> int:
+    """Append banked segments to the trajectory while one starts at its end state (in place:
+    sets ``spliced_order`` and ``spliced_in_round``); returns the new end state."""
+    spliced = sorted(
+        (s for s in segments if s["spliced_order"] >= 0), key=lambda s: s["spliced_order"]
+    )
+    end = spliced[-1]["end_state"] if spliced else 0
+    order = len(spliced)
+    bank = defaultdict(deque)
+    for s in sorted(segments, key=lambda s: (s["round"], s["worker"], s["segment"])):
+        if s["spliced_order"] < 0:
+            bank[s["start_state"]].append(s)
+    while bank[end]:
+        s = bank[end].popleft()
+        s["spliced_order"], s["spliced_in_round"] = order, round_
+        order += 1
+        end = s["end_state"]
+    return end
+
+
+def schedule(
+    segments: list[dict],
+    end_state: int,
+    workers: int,
+    segments_per_worker: int,
+    rng: np.random.Generator,
+    max_walk: int = 10_000,
+) -> list[int]:
+    """Start states of the next round's ``workers`` by virtual trajectories (see module doc)."""
+    counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for s in segments:
+        counts[s["start_state"]][s["end_state"]] += 1
+    available = defaultdict(int)
+    for s in segments:
+        if s["spliced_order"] < 0:
+            available[s["start_state"]] += 1
+
+    def step(state: int) -> int:
+        ends = dict(counts[state])
+        ends[state] = ends.get(state, 0) + 1  # unexplored exits look like staying put
+        targets = sorted(ends)
+        p = np.array([ends[t] for t in targets], dtype=float)
+        return targets[rng.choice(len(targets), p=p / p.sum())]
+
+    starts = []
+    for _ in range(workers):
+        left, state = dict(available), end_state
+        for _ in range(max_walk):
+            if left.get(state, 0) == 0:
+                break
+            left[state] -= 1
+            state = step(state)
+        starts.append(state)
+        promised = state
+        for _ in range(segments_per_worker):  # the worker's chain, as the chain predicts it
+            available[promised] += 1
+            promised = step(promised)
+    return starts
+
+
+def round_summary(
+    round_: int,
+    segments: list[dict],
+    n_before: int,
+    registry: StateRegistry,
+    n_states_before: int,
+    edges: dict,
+    end_state: int,
+    frontier: list[int],
+) -> dict:
+    new = segments[n_before:]
+    gen_round = sum(s["duration_ps"] for s in new)
+    gen_total = sum(s["duration_ps"] for s in segments)
+    spliced_total = sum(s["duration_ps"] for s in segments if s["spliced_order"] >= 0)
+    spliced_round = sum(s["duration_ps"] for s in segments if s["spliced_in_round"] == round_)
+    return {
+        "round": round_,
+        "segments_round": len(new),
+        "generated_ps_round": gen_round,
+        "generated_ps_total": gen_total,
+        "spliced_ps_round": spliced_round,
+        "spliced_ps_total": spliced_total,
+        "efficiency_round": spliced_round / gen_round if gen_round else 0.0,
+        "efficiency_total": spliced_total / gen_total if gen_total else 0.0,
+        "states_total": len(registry.rows),
+        "states_new": len(registry.rows) - n_states_before,
+        "transitions_round": sum(s["transitions"] for s in new),
+        "transitions_total": sum(e["count"] for e in edges.values()),
+        "distinct_transitions_total": len(edges),
+        "segments_banked": sum(1 for s in segments if s["spliced_order"] < 0),
+        "end_state": end_state,
+        "end_energy_eV": registry.rows[end_state]["energy"],
+        "lowest_energy_eV": min(r["energy"] for r in registry.rows),
+        "frontier": frontier,
+    }
