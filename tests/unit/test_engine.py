@@ -85,6 +85,38 @@ def test_langevin_is_seeded_and_thermostats(pt_potential, pt55):
     assert temp == pytest.approx(700.0, rel=0.1)
 
 
+def test_forces_during_langevin_md_are_the_potentials_only(pt_potential, pt55):
+    """fix langevin adds friction and noise to LAMMPS's f; forces() must not report them,
+    and dropping the thermostat for a quench leaves the first block's trajectory as it was."""
+    engine = LammpsEngine(pt55, pt_potential)
+    engine.thermalize(900.0, seed=2)
+    md = Langevin(900.0, seed=3)
+    engine.run(200, md)
+    x = engine.get_positions()
+    reference = LammpsEngine(pt55, pt_potential)
+    reference.set_positions(x)
+    np.testing.assert_allclose(engine.forces(), reference.forces(), atol=1e-10)
+
+    def block_displacements(quench_between):
+        e = LammpsEngine(pt55, pt_potential)
+        e.thermalize(900.0, seed=2)
+        out = []
+        for _ in range(3):
+            x0 = e.get_positions()
+            e.run(50, md)
+            out.append(e.get_positions() - x0)
+            if quench_between:
+                saved = e.get_positions(), e.get_velocities()
+                e.minimize(fmax=1e-2)
+                e.set_positions(saved[0])
+                e.set_velocities(saved[1])
+        return out
+
+    plain, quenched = block_displacements(False), block_displacements(True)
+    np.testing.assert_allclose(quenched[0], plain[0], atol=1e-12)  # same seed, same first block
+    assert all(np.isfinite(d).all() and np.abs(d).max() < 1.0 for d in quenched)
+
+
 def test_positions_and_velocities_round_trip(pt_potential, rattled_pt55):
     engine = LammpsEngine(rattled_pt55, pt_potential)
     x = rattled_pt55.get_positions() + 3.0  # moved far: the shrink-wrapped box follows

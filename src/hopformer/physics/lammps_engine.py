@@ -53,6 +53,8 @@ class LammpsEngine(Engine):
         self.atoms.calc = None
         self._types = np.array([symbols.index(s) + 1 for s in atoms.get_chemical_symbols()])
         self._integrator: Integrator | None = None
+        self._langevin_fixes = 0
+        self._last_langevin: Langevin | None = None
         self._fresh = False
         self._prism = None
         self.lmp = new_instance()
@@ -158,19 +160,31 @@ class LammpsEngine(Engine):
         return v
 
     # -- dynamics -----------------------------------------------------------------------------
+    def _drop_integrator(self) -> None:
+        if self._integrator is not None:
+            self.lmp.command("unfix hf_nve")
+            if isinstance(self._integrator, Langevin):
+                self.lmp.command("unfix hf_langevin")
+            self._integrator = None
+            self._fresh = False
+
     def _use(self, integrator: Integrator) -> None:
         if integrator == self._integrator:
             return
         cmd = self.lmp.command
-        if self._integrator is not None:
-            cmd("unfix hf_nve")
-            if isinstance(self._integrator, Langevin):
-                cmd("unfix hf_langevin")
+        self._drop_integrator()
         cmd(f"timestep {integrator.timestep_fs / 1000.0}")
         cmd("fix hf_nve all nve")
         if isinstance(integrator, Langevin):
             T, damp = integrator.temperature_K, integrator.damping_fs / 1000.0
-            cmd(f"fix hf_langevin all langevin {T} {T} {damp} {integrator.seed} zero yes")
+            # A re-created fix restarts its random stream from its seed: when the same
+            # integrator comes back (after a quench or a force call dropped it), give it the
+            # next seed of a deterministic sequence so the noise never replays.
+            again = integrator == self._last_langevin
+            self._langevin_fixes = self._langevin_fixes + 1 if again else 0
+            self._last_langevin = integrator
+            seed = 1 + (integrator.seed - 1 + 104_729 * self._langevin_fixes) % 899_999_999
+            cmd(f"fix hf_langevin all langevin {T} {T} {damp} {seed} zero yes")
         elif not isinstance(integrator, NVE):
             raise TypeError(f"unknown integrator {integrator!r}")
         self._integrator = integrator
@@ -191,6 +205,7 @@ class LammpsEngine(Engine):
         if fmax <= 0:
             raise ValueError(f"fmax must be > 0, got {fmax}")
         cmd = self.lmp.command
+        self._drop_integrator()  # fix langevin would add its noise to the forces at set-up
         step0 = self.lmp.get_thermo("step")
         cmd("min_style cg")
         cmd("min_modify norm max")
@@ -218,6 +233,10 @@ class LammpsEngine(Engine):
         return float(self.lmp.get_thermo("pe"))
 
     def forces(self) -> np.ndarray:
+        # fix langevin adds its friction and noise to f at every set-up: forces are the
+        # potential's only with the thermostat removed (it is re-created by the next run).
+        if isinstance(self._integrator, Langevin):
+            self._drop_integrator()
         self._evaluate()
         f = self._gather("f")
         if self._prism is not None:
