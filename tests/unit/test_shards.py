@@ -55,3 +55,10 @@ def test_a_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(ShardError, match="positions has non-finite"):
         write_rows([row], tmp_path / "states.parquet", schema.STATES)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_writers_temporary_file_is_cleared_by_the_next_write(tmp_path):
+    stale = tmp_path / ".states.parquet.abc123.tmp"
+    stale.write_bytes(b"half a shard")
+    write_rows([_state_row()], tmp_path / "states.parquet", schema.STATES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["states.parquet"]

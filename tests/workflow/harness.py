@@ -13,17 +13,39 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 
+#: A campaign small enough for tests (≈ 20 s on 2 cores): a hot, briefly melted Pt55,
+#: 2 rounds × 2 workers × 2 segments of 4 ps.
+TINY = {
+    "cluster": {"melt_ps": 10.0},
+    "splicing": {"temperature": 900.0, "rounds": 2, "workers": 2, "segments_per_worker": 2,
+                 "segment_ps": 4.0},
+}  # fmt: skip
+
 
 class Workflow:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, overrides: dict | None = None, copy_from: Path = REPO):
         self.root = root
-        for name in WORKFLOW_FILES:
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+        if copy_from == REPO:
+            for name in WORKFLOW_FILES:
+                src = REPO / name
+                (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+        else:
+            shutil.copytree(copy_from, root, dirs_exist_ok=True, symlinks=True)
+        for section, values in (overrides or {}).items():
+            for key, value in values.items():
+                self.edit_config(section, key, value)
+
+    def copy_to(self, root: Path) -> Workflow:
+        """A copy of this workflow with its results and Snakemake's records (mtimes kept)."""
+        return Workflow(root, copy_from=self.root)
 
     @property
     def config_path(self) -> Path:
         return self.root / "config" / "config.yaml"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results" / self.config()["campaign"]
 
     def config(self) -> dict:
         return yaml.safe_load(self.config_path.read_text())
@@ -33,28 +55,36 @@ class Workflow:
         cfg[section][key] = value
         self.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
-    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def command(self, *args: str) -> tuple[list[str], dict]:
         # Without the venv on PATH: the rules must find the CLI through Snakemake's Python.
         venv_bin = str(Path(sys.executable).parent)
         path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin]
         env = dict(os.environ, PATH=os.pathsep.join(path))
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--show-failed-logs", *args]
+        return cmd, env
+
+    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd, env = self.command(*args)
+        proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
             )
         return proc
 
+    def popen(self, *args: str) -> subprocess.Popen:
+        cmd, env = self.command(*args)
+        return subprocess.Popen(cmd, cwd=self.root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+    def planned(self, *args: str) -> dict[str, int]:
+        proc = self.snakemake("-n", *args)
+        return planned_jobs(proc.stdout + proc.stderr)
+
 
 def planned_jobs(output: str) -> dict[str, int]:
-    """Rule → job count from the 'Job stats' table of a (dry) run."""
+    """Rule → job count from the 'Job stats' table of a (dry) run; {} if nothing to do."""
     jobs, in_table = {}, False
     for line in output.splitlines():
         if line.startswith("job ") and "count" in line:
@@ -68,3 +98,26 @@ def planned_jobs(output: str) -> dict[str, int]:
                 continue
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+def every_job(config: dict) -> dict[str, int]:
+    """The jobs of a full run of ``config``: the job count follows from the config alone."""
+    s = config["splicing"]
+    return {"make_potential": 1, "relax_cluster": 1, "run_segments": s["rounds"] * s["workers"],
+            "splice_round": s["rounds"], "tabulate_rates": 1, "all": 1}  # fmt: skip
+
+
+def processes(*argv: str) -> list[int]:
+    """Pids of processes with every one of ``argv`` as an argument of their own (a shell that
+    runs them in a ``-c`` string does not count)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if all(a in args for a in argv):
+            pids.append(int(proc.name))
+    return pids

@@ -1,0 +1,102 @@
+"""The campaign through Snakemake: dry runs, a full run, config edits, killed and bad jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pyarrow.dataset as ds
+import yaml
+from harness import REPO, every_job, planned_jobs, processes
+
+from hopformer.data import schema
+from hopformer.data.shards import read_table
+
+
+def test_dry_run_lists_every_job_of_the_default_campaign(default_workflow):
+    assert default_workflow.planned() == every_job(default_workflow.config())
+
+
+def test_dry_run_of_the_production_campaign(default_workflow):
+    campaign = "config/campaigns/pt147.yaml"
+    config = default_workflow.config() | yaml.safe_load((REPO / campaign).read_text())
+    jobs = default_workflow.planned("--configfile", campaign)
+    assert jobs == every_job(config)
+    assert jobs["run_segments"] >= 200
+
+
+def test_campaign_writes_transitions_summary_and_rates(done):
+    res = done.results
+    dataset = ds.dataset(res / "transitions", format="parquet")
+    assert dataset.schema.equals(schema.TRANSITIONS)
+    table = dataset.to_table()
+    summary = json.loads((res / "md" / "summary.json").read_text())
+    assert summary["rounds"] == 2 and table.num_rows == summary["transitions_total"] > 0
+    assert set(table.column("round").to_pylist()) <= {0, 1}
+    rates = read_table(res / "md" / "rates.parquet", schema.RATES)
+    assert rates.num_rows == summary["distinct_transitions_total"]
+    assert (res / "md" / "rates.csv").read_text().count("\n") == rates.num_rows + 1
+    assert 0 < summary["spliced_ps_total"] <= summary["generated_ps_total"]
+    for rule_log in ["reference/relax_cluster", "splice/round-001/run_segments-001",
+                     "splice/round-001/splice_round", "md/tabulate_rates"]:  # fmt: skip
+        assert (res / "logs" / f"{rule_log}.log").exists()
+        assert (res / "benchmarks" / f"{rule_log}.tsv").exists()
+
+
+def test_edits_rerun_exactly_the_affected_jobs(done):
+    assert "Nothing to be done" in "".join(done.snakemake("-n").stdout)
+
+    def planned_after(section, key, value):
+        old = done.config()[section][key]
+        done.edit_config(section, key, value)
+        jobs = done.planned()
+        done.edit_config(section, key, old)
+        return jobs
+
+    assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "all": 1}
+    assert planned_after("splicing", "rounds", 3) == {
+        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, "all": 1}  # fmt: skip
+    assert planned_after("splicing", "block_ps", 0.5) == {
+        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, "all": 1}  # fmt: skip
+    everything_but_potential = every_job(done.config())
+    del everything_but_potential["make_potential"]
+    assert planned_after("cluster", "melt_ps", 5.0) == everything_but_potential
+    assert planned_after("potential", "nr", 1500) == every_job(done.config())
+    assert planned_jobs(done.snakemake("-n").stdout) == {}
+
+
+def test_a_killed_segment_job_leaves_no_shard_and_the_rerun_completes(workflow):
+    workflow.edit_config("splicing", "segment_ps", 100.0)  # long enough to be caught running
+    shard = workflow.results / "splice/round-000/worker-000/segments.parquet"
+    run = workflow.popen()
+    deadline, pid = time.time() + 120, None
+    while pid is None and time.time() < deadline and run.poll() is None:
+        pids = processes("run-segments", "--round", "000", "--worker", "000")
+        log = workflow.results / "logs/splice/round-000/run_segments-000.log"
+        if pids and log.exists() and "segment 1/" in log.read_text():
+            pid = pids[0]
+        time.sleep(0.2)
+    assert pid is not None, "the segment job was not seen running"
+    os.kill(pid, signal.SIGKILL)
+    out, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert not shard.exists() and not shard.with_name("transitions.parquet").exists()
+    assert not list(shard.parent.glob(".*.tmp"))
+
+    workflow.edit_config("splicing", "segment_ps", 4.0)
+    workflow.snakemake()
+    assert read_table(shard, schema.SEGMENT_SHARD).num_rows == 2
+
+
+def test_a_corrupted_shard_is_reported_by_file_name(done):
+    shard = done.results / "splice/round-000/worker-001/transitions.parquet"
+    shard.write_bytes(shard.read_bytes()[:200])  # truncated, as by a full disk
+    proc = done.snakemake(check=False)
+    assert proc.returncode != 0
+    rel = "results/default/splice/round-000/worker-001/transitions.parquet"
+    assert f"shard {rel}: not a readable Parquet file" in proc.stdout + proc.stderr
+    # The other worker's shards and the reference stage are kept.
+    assert (done.results / "splice/round-000/worker-000/transitions.parquet").exists()
+    assert (done.results / "reference/cluster.extxyz").exists()
