@@ -11,8 +11,15 @@ from hopformer.data.shards import ShardError, read_table, write_rows
 
 
 def _state_row(state=0, natoms=2, energy=-1.0):
-    return {"state": state, "key": "k", "energy": energy, "numbers": [78] * natoms,
-            "positions": np.arange(3.0 * natoms), "first_round": 0, "residence_ps": 1.5}  # fmt: skip
+    return {
+        "state": state,
+        "key": "k",
+        "energy": energy,
+        "numbers": [78] * natoms,
+        "positions": np.arange(3.0 * natoms),
+        "first_round": 0,
+        "residence_ps": 1.5,
+    }
 
 
 def test_round_trip_keeps_float64_and_order(tmp_path):
