@@ -69,3 +69,14 @@ def test_a_killed_writers_temporary_file_is_cleared_by_the_next_write(tmp_path):
     stale.write_bytes(b"half a shard")
     write_rows([_state_row()], tmp_path / "states.parquet", schema.STATES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["states.parquet"]
+
+
+def test_every_column_of_every_schema_is_documented():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "results" / "README.md").read_text()
+    for name in ("TRANSITION_SHARD", "TRANSITIONS", "SEGMENT_SHARD", "SEGMENTS", "STATES",
+                 "EDGES", "FRONTIER", "RATES"):  # fmt: skip
+        assert name in readme
+        missing = [f.name for f in getattr(schema, name) if f.name not in readme]
+        assert not missing, f"{name} columns missing from results/README.md: {missing}"
