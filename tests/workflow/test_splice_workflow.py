@@ -100,3 +100,23 @@ def test_a_corrupted_shard_is_reported_by_file_name(done):
     # The other worker's shards and the reference stage are kept.
     assert (done.results / "splice/round-000/worker-000/transitions.parquet").exists()
     assert (done.results / "reference/cluster.extxyz").exists()
+
+
+def test_a_rerun_job_reproduces_its_shards_and_the_campaign(done):
+    worker = done.results / "splice/round-001/worker-001"
+    before = {k: read_table(worker / f"{k}.parquet", s)
+              for k, s in (("transitions", schema.TRANSITION_SHARD),
+                           ("segments", schema.SEGMENT_SHARD))}  # fmt: skip
+    summary = json.loads((done.results / "md/summary.json").read_text())
+    for path in worker.iterdir():
+        path.unlink()
+    # A deleted intermediate is remade when asked for; its newer shard then reruns what
+    # depends on it.
+    done.snakemake(str((worker / "transitions.parquet").relative_to(done.root)))
+    assert done.planned()["splice_round"] == 1
+    done.snakemake()
+    after = read_table(worker / "transitions.parquet", schema.TRANSITION_SHARD)
+    assert after.equals(before["transitions"])
+    seg = read_table(worker / "segments.parquet", schema.SEGMENT_SHARD).drop_columns("wall_s")
+    assert seg.equals(before["segments"].drop_columns("wall_s"))
+    assert json.loads((done.results / "md/summary.json").read_text()) == summary
