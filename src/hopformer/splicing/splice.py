@@ -31,6 +31,9 @@ from hopformer.physics.io import write_json_atomic
 from hopformer.physics.states import SAME_STATE_TOL, neighbour_keys, same_state, state_key
 
 ROUND_FILES = ("states", "segments", "edges", "frontier")
+# The scheduler's random stream is (seed, round, SCHEDULER_STREAM); workers use (seed, round,
+# worker) with worker ≤ 999, so the streams never coincide.
+SCHEDULER_STREAM = 1 << 20
 
 
 class StateRegistry:
@@ -185,7 +188,7 @@ def splice_round(
         end_state,
         next_workers,
         segments_per_worker,
-        np.random.default_rng(np.random.SeedSequence([seed, inp.round, 1 << 20])),
+        np.random.default_rng(np.random.SeedSequence([seed, inp.round, SCHEDULER_STREAM])),
     )
 
     out = round_paths(out_dir)
