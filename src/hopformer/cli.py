@@ -30,10 +30,7 @@ def _relax_cluster(args: argparse.Namespace) -> None:
 
 
 def _run_segments(args: argparse.Namespace) -> None:
-    import hashlib
-    from pathlib import Path
-
-    from hopformer.physics.potentials import open_engine
+    from hopformer.physics.potentials import open_engine, potential_id
     from hopformer.splicing.segments import (
         SegmentSpec,
         Worker,
@@ -49,7 +46,7 @@ def _run_segments(args: argparse.Namespace) -> None:
                        quench_fmax=args.quench_fmax, state_tol=args.state_tol)  # fmt: skip
     atoms = load_start(args.start, args.worker)
     engine = open_engine(atoms, args.potential)
-    sha = hashlib.sha256(Path(args.potential).read_bytes()).hexdigest()
+    sha = potential_id(args.potential)
     worker = Worker(engine, spec, WorkerId(args.campaign, args.round, args.worker), args.seed, sha,
                     log=lambda m: print(m, flush=True))  # fmt: skip
     segments, transitions = worker.run(atoms.positions)

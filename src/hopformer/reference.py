@@ -6,7 +6,6 @@ CLI; each writes its outputs atomically.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from hopformer.physics.clusters import build_cluster, read_cluster
 from hopformer.physics.eam import read_potential, write_setfl, zhou_table
 from hopformer.physics.engine import Langevin
 from hopformer.physics.io import atomic_path, write_json_atomic
-from hopformer.physics.potentials import open_engine
+from hopformer.physics.potentials import open_engine, potential_id
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
 
 ZHOU = "zhou2004"
@@ -128,7 +127,7 @@ def relax_cluster(
             np.sqrt(((atoms.positions - atoms.positions.mean(0)) ** 2).sum(1).mean())
         ),
         "potential": str(potential),
-        "potential_sha256": hashlib.sha256(Path(potential).read_bytes()).hexdigest(),
+        "potential_sha256": potential_id(potential),
         "source": spec.file or spec.shape,
         "melted_at_K": spec.melt_temperature,
     }

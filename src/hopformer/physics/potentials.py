@@ -6,6 +6,7 @@ A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS)
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -34,3 +35,8 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
             f"'{ASAP_PREFIX}EMT' / '{ASAP_PREFIX}Gupta')"
         )
     return LammpsEngine(atoms, spec)
+
+
+def potential_id(path: str | os.PathLike) -> str:
+    """The id recorded with every result made on a potential file: its SHA-256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
