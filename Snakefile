@@ -14,6 +14,8 @@ validate(config, "config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/reference.smk"
 include: "rules/splice.smk"
+include: "rules/dataset.smk"
+include: "rules/train.smk"
 
 
 rule all:
@@ -21,3 +23,4 @@ rule all:
     input:
         reference_outputs(),
         splice_outputs(),
+        transformer_outputs(),

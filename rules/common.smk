@@ -32,6 +32,8 @@ def cli_args(section, keys):
     out = []
     for key in keys:
         value = section.get(key)
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
         if value is not None:
             out += [f"--{key.replace('_', '-')}", str(value)]
     return " ".join(shlex.quote(x) for x in out)
@@ -98,3 +100,34 @@ def splice_outputs():
 def folder_of(files, name):
     """The folder of the named input/output file ('' when the rule has no such file)."""
     return os.path.dirname(files[name]) if name in files.keys() else ""
+
+
+# -- dataset, transformer, evaluation ------------------------------------------------------------
+SPLITS = ["train", "val", "test"]
+MODEL_KEYS = ["max_atoms", "d_model", "heads", "encoder_layers", "decoder_layers", "components",
+              "frequencies", "cutoff", "min_sigma", "wta_weight"]
+TRAINING_KEYS = ["steps", "batch_size", "learning_rate", "warmup_steps", "zero_hint_fraction",
+                 "checkpoint_every", "grad_clip", "device"]
+# Keys of `splicing` that judge candidates exactly as splicing identifies states.
+JUDGE_KEYS = ["quench_fmax", "state_tol"]
+
+
+def dataset_files():
+    return {name: result(f"dataset/{name}.parquet") for name in SPLITS}
+
+
+def transformer_outputs():
+    return [
+        *dataset_files().values(),
+        result("dataset/manifest.json"),
+        result("model/transformer.pt"),
+        result("model/loss.csv"),
+        result("model/training.json"),
+        result("evaluation/accuracy.parquet"),
+        result("evaluation/accuracy.csv"),
+        result("evaluation/accuracy.png"),
+        result("evaluation/accuracy_details.parquet"),
+        result("evaluation/exploration.parquet"),
+        result("evaluation/exploration.csv"),
+        result("evaluation/exploration.json"),
+    ]

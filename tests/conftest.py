@@ -1,11 +1,17 @@
-"""Shared physics fixtures: generated Zhou 2004 potential files (session-scoped, small cost)."""
+"""Shared physics fixtures: Zhou 2004 potential files, Pt55 clusters and real transitions
+(session-scoped, seconds in all)."""
 
 from __future__ import annotations
 
 import pytest
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.physics.potentials import open_engine
+from hopformer.physics.states import quench
+from hopformer.reference import melt
+from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +28,29 @@ def al_potential(tmp_path_factory):
 def pt55():
     """A fresh Pt55 icosahedron at the Zhou lattice constant, free cluster in vacuum."""
     return build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+
+
+@pytest.fixture(scope="session")
+def disordered_pt55(pt_potential):
+    """A melt-quenched Pt55 (positions, energy): makes transitions within picoseconds."""
+    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+    engine = open_engine(atoms, pt_potential)
+    melt(engine, 1600.0, 20.0, seed=3)
+    q = quench(engine, restore=False)
+    engine.close()
+    atoms.set_positions(q.positions)
+    atoms.calc = SinglePointCalculator(atoms, energy=q.energy)
+    return atoms
+
+
+@pytest.fixture(scope="session")
+def pt55_transitions(pt_potential, disordered_pt55):
+    """Real transitions of the disordered Pt55 at 900 K (one splicing worker's chain, ≥ 6):
+    transition-shard rows with initial/final minima, the final aligned onto the initial."""
+    spec = SegmentSpec(temperature=900.0, segments=4, segment_ps=4.0, block_ps=0.5)
+    engine = open_engine(disordered_pt55, pt_potential)
+    worker = Worker(engine, spec, WorkerId("test", 0, 0), 11, "sha", log=lambda m: None)
+    _, transitions = worker.run(disordered_pt55.positions)
+    engine.close()
+    assert len(transitions) >= 6, "a melt-quenched Pt55 at 900 K hops every few ps"
+    return transitions

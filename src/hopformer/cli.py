@@ -81,6 +81,188 @@ def _tabulate_rates(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def _make_dataset(args: argparse.Namespace) -> None:
+    from hopformer.data.dataset import SplitSpec, make_dataset
+
+    spec = SplitSpec(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                     seed=args.seed)  # fmt: skip
+    manifest = make_dataset(args.transitions, args.out_dir, spec, args.manifest)
+    print(json.dumps(manifest["splits"], indent=2))
+
+
+def _model_config(args: argparse.Namespace):
+    from hopformer.model.network import ModelConfig
+
+    return ModelConfig(max_atoms=args.max_atoms, d_model=args.d_model, heads=args.heads,
+                       encoder_layers=args.encoder_layers, decoder_layers=args.decoder_layers,
+                       components=args.components, frequencies=args.frequencies,
+                       cutoff=args.cutoff, min_sigma=args.min_sigma,
+                       wta_weight=args.wta_weight)  # fmt: skip
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("training.device is 'cuda' but torch sees no CUDA device")
+    return name
+
+
+def _train_transformer(args: argparse.Namespace) -> None:
+    import torch
+
+    from hopformer.model.examples import read_examples
+    from hopformer.model.training import TrainConfig, train, write_summary
+    from hopformer.physics.io import sha256_of
+
+    torch.set_num_threads(args.threads)
+    model_config = _model_config(args)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+                         zero_hint_fraction=args.zero_hint_fraction,
+                         checkpoint_every=args.checkpoint_every, grad_clip=args.grad_clip,
+                         seed=args.seed)  # fmt: skip
+    train_examples = read_examples(args.train, model_config.max_atoms)
+    val_examples = read_examples(args.val, model_config.max_atoms)
+    summary = train(train_examples, val_examples, model_config, config, args.out, args.loss_log,
+                    args.checkpoint_dir, data_ids=[sha256_of(args.train), sha256_of(args.val)],
+                    device=_device(args.device), log=lambda m: print(m, flush=True))  # fmt: skip
+    write_summary(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _chosen(items: list, limit: int | None, seed: int, stream: int) -> list:
+    """At most ``limit`` of ``items``, a seeded choice kept in the original order."""
+    import numpy as np
+
+    if limit is None or len(items) <= limit:
+        return items
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
+    return [items[i] for i in sorted(rng.choice(len(items), size=limit, replace=False))]
+
+
+def _evaluate_transformer(args: argparse.Namespace) -> None:
+    import torch
+
+    from hopformer.data import schema
+    from hopformer.data.shards import write_rows
+    from hopformer.model.evaluation import Judge, accuracy
+    from hopformer.model.examples import read_examples
+    from hopformer.model.training import load_model
+    from hopformer.physics.io import write_text_atomic
+    from hopformer.report.plots import plot_accuracy
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    examples = _chosen(read_examples(args.test, model.config.max_atoms), args.max_transitions,
+                       args.seed, 21)  # fmt: skip
+    if not examples:
+        raise ValueError(f"{args.test}: the test split is empty")
+    judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+    rows, details = accuracy(model, judge, examples, args.hint_sizes,
+                             log=lambda m: print(m, flush=True))  # fmt: skip
+    judge.close()
+    write_rows(details, args.details, schema.ACCURACY_DETAILS)
+    write_rows(rows, args.out, schema.ACCURACY)
+    write_text_atomic(args.csv, _csv(rows, schema.ACCURACY.names))
+    plot_accuracy(rows, args.plot)
+    print(_csv(rows, schema.ACCURACY.names))
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns).to_csv(index=False, float_format="%.6g")
+
+
+def _explore_transitions(args: argparse.Namespace) -> None:
+    from collections import defaultdict
+
+    import torch
+
+    from hopformer.data import schema
+    from hopformer.data.shards import write_rows
+    from hopformer.model.evaluation import Judge, explore
+    from hopformer.model.examples import read_examples
+    from hopformer.model.training import load_model
+    from hopformer.physics.io import write_json_atomic, write_text_atomic
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    groups = defaultdict(list)
+    for ex in read_examples(args.test, model.config.max_atoms):
+        groups[ex.initial_state].append(ex)
+    states = _chosen(sorted(groups), args.max_states, args.seed, 22)
+    judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+    rows, summary = explore(model, judge, {s: groups[s] for s in states}, args.samples,
+                            args.surface_hints, args.seed,
+                            log=lambda m: print(m, flush=True))  # fmt: skip
+    judge.close()
+    write_rows(rows, args.out, schema.EXPLORATION)
+    flat = [c for c in schema.EXPLORATION.names if "positions" not in c and c != "numbers"]
+    write_text_atomic(args.csv, _csv(rows, flat))
+    write_json_atomic(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _generate(args: argparse.Namespace) -> None:
+    import numpy as np
+    from ase import Atoms
+    from ase.io import read, write
+
+    from hopformer.model.evaluation import Judge, model_candidates
+    from hopformer.model.examples import Example
+    from hopformer.model.training import load_model
+
+    initial = read(args.initial)
+    n = len(initial)
+    atoms = np.array([int(a) for a in args.hint_atoms.split(",")] if args.hint_atoms else [],
+                     dtype=np.int64)  # fmt: skip
+    if atoms.size and args.hint_from is None:
+        raise ValueError("--hint-atoms needs --hint-from (a structure with their final positions)")
+    targets = np.zeros((0, 3))
+    if atoms.size:
+        final = read(args.hint_from)
+        if len(final) != n:
+            raise ValueError(f"--hint-from {args.hint_from} has {len(final)} atoms, "
+                             f"--initial {args.initial} has {n}")  # fmt: skip
+        if atoms.min() < 0 or atoms.max() >= n:
+            raise ValueError(f"--hint-atoms {args.hint_atoms}: atoms are numbered 0..{n - 1}")
+        targets = final.positions[atoms]
+    model = load_model(args.model)
+    ex = Example(initial.numbers, initial.positions, initial.positions)
+    cands = model_candidates(model, ex, atoms, targets, samples=args.samples, seed=args.seed,
+                             mode=args.mode)  # fmt: skip
+    judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+    start = judge.relax(initial.positions, initial.numbers)
+    if not start.ok:
+        raise ValueError(f"--initial {args.initial}: does not relax to a minimum ({start.detail})")
+    frames = []
+    print("sample  status      energy_eV   delta_eV  same_as_initial")
+    for i, cand in enumerate(cands):
+        res = judge.relax(cand, initial.numbers)
+        frame = Atoms(numbers=initial.numbers, positions=res.positions if res.ok else cand,
+                      cell=initial.cell, pbc=initial.pbc)  # fmt: skip
+        frame.info.update(sample=i, status=res.status)
+        if res.ok:
+            back = judge.same(start.positions, res.positions, initial.numbers)
+            frame.info.update(energy=res.energy, delta_energy=res.energy - start.energy,
+                              same_as_initial=back)  # fmt: skip
+            print(f"{i:6d}  {res.status:10s} {res.energy:11.4f} {res.energy - start.energy:10.4f}"
+                  f"  {back}")  # fmt: skip
+        else:
+            print(f"{i:6d}  {res.status:10s} {res.detail}")
+        frames.append(frame)
+    judge.close()
+    from hopformer.physics.io import atomic_path
+
+    with atomic_path(args.out) as tmp:
+        write(tmp, frames, format="extxyz")
+    print(f"wrote {len(frames)} relaxed candidates to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hopformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,7 +357,101 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", required=True, help="rate table (CSV)")
     p.add_argument("--summary", required=True, help="campaign summary (JSON)")
     p.set_defaults(func=_tabulate_rates)
+
+    p = sub.add_parser("make-dataset", help="deduplicate transitions, split by initial state")
+    p.add_argument("--transitions", nargs="+", required=True, help="transitions Parquet files")
+    p.add_argument("--out-dir", required=True, help="folder of train/val/test.parquet")
+    p.add_argument("--manifest", default=None, help="manifest JSON (default: in --out-dir)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, required=True, help="campaign seed")
+    p.set_defaults(func=_make_dataset)
+
+    def model_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--max-atoms", type=int, default=256)
+        p.add_argument("--d-model", type=int, default=64)
+        p.add_argument("--heads", type=int, default=4)
+        p.add_argument("--encoder-layers", type=int, default=2)
+        p.add_argument("--decoder-layers", type=int, default=2)
+        p.add_argument("--components", type=int, default=4)
+        p.add_argument("--frequencies", type=int, default=12)
+        p.add_argument("--cutoff", type=float, default=6.0, help="Å")
+        p.add_argument("--min-sigma", type=float, default=0.02, help="Å")
+        p.add_argument("--wta-weight", type=float, default=10.0, help="per Å² per atom")
+
+    def judge_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--potential", required=True, help="reference EAM file")
+        p.add_argument("--quench-fmax", type=float, default=1e-3, help="eV/Å")
+        p.add_argument("--state-tol", type=float, default=0.15, help="Å, state identity")
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+
+    p = sub.add_parser("train-transformer", help="train (or resume) the transition transformer")
+    p.add_argument("--train", required=True, help="train split (Parquet)")
+    p.add_argument("--val", required=True, help="val split (Parquet)")
+    p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--loss-log", required=True, help="loss log (CSV)")
+    p.add_argument("--summary", required=True, help="training summary (JSON)")
+    p.add_argument("--checkpoint-dir", required=True, help="checkpoints; resumed from if there")
+    p.add_argument("--seed", type=int, required=True)
+    model_arguments(p)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--zero-hint-fraction", type=float, default=0.25)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.set_defaults(func=_train_transformer)
+
+    p = sub.add_parser("evaluate-transformer", help="accuracy(k) beside the model-free baseline")
+    p.add_argument("--model", required=True)
+    p.add_argument("--test", required=True, help="test split (Parquet)")
+    judge_arguments(p)
+    p.add_argument("--hint-sizes", type=_int_list, default=None, help="k values, e.g. 0,1,2,4")
+    p.add_argument("--max-transitions", type=int, default=None)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="accuracy table (Parquet)")
+    p.add_argument("--csv", required=True, help="accuracy table (CSV)")
+    p.add_argument("--details", required=True, help="per-transition outcomes (Parquet)")
+    p.add_argument("--plot", required=True, help="accuracy vs hint size (PNG)")
+    p.set_defaults(func=_evaluate_transformer)
+
+    p = sub.add_parser("explore-transitions", help="transitions from hints made without a final")
+    p.add_argument("--model", required=True)
+    p.add_argument("--test", required=True, help="test split (Parquet)")
+    judge_arguments(p)
+    p.add_argument("--samples", type=int, default=8, help="draws with no hint per state")
+    p.add_argument("--surface-hints", type=int, default=8, help="one-surface-atom hints per state")
+    p.add_argument("--max-states", type=int, default=None)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="distinct transitions found (Parquet)")
+    p.add_argument("--csv", required=True, help="the same without positions (CSV)")
+    p.add_argument("--summary", required=True, help="counts (JSON)")
+    p.set_defaults(func=_explore_transitions)
+
+    p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
+    p.add_argument("--model", required=True)
+    p.add_argument("--initial", required=True, help="initial structure (any ASE format)")
+    judge_arguments(p)
+    p.add_argument("--hint-atoms", default="", help="comma-separated atom indices (0-based)")
+    p.add_argument("--hint-from", default=None, help="structure giving the hint atoms' finals")
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", action="store_true", help="the most probable candidate only")
+    p.add_argument("--out", required=True, help="relaxed candidates (extxyz)")
+    p.set_defaults(func=_generate)
     return parser
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
 from hopformer.physics.potentials import open_engine
-from hopformer.physics.states import align, quench, same_state
-from hopformer.reference import melt
+from hopformer.physics.states import align, same_state
 from hopformer.splicing.rates import md_rates
 from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId, write_worker_shards
 from hopformer.splicing.splice import RoundInputs, round_paths, schedule, splice, splice_round
 
 SPEC = SegmentSpec(temperature=900.0, segments=3, segment_ps=4.0, block_ps=0.5)
-
-
-@pytest.fixture(scope="module")
-def disordered_pt55(pt_potential):
-    """A melt-quenched Pt55 (positions, energy): makes transitions within picoseconds."""
-    from hopformer.physics.clusters import build_cluster
-
-    atoms = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
-    engine = open_engine(atoms, pt_potential)
-    melt(engine, 1600.0, 20.0, seed=3)
-    q = quench(engine, restore=False)
-    engine.close()
-    atoms.set_positions(q.positions)
-    atoms.calc = SinglePointCalculator(atoms, energy=q.energy)
-    return atoms
 
 
 def _run_worker(atoms, potential, worker, seed=7, spec=SPEC):

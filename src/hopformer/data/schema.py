@@ -146,3 +146,64 @@ POSITION_COLUMNS = (
     "end_positions",
     "positions",
 )
+
+#: The transformer's dataset (dataset/{train,val,test}.parquet): one row per distinct
+#: transition (initial state → final state), the first observation of it, with how often MD
+#: saw it. Split by initial state: no initial state appears in two splits.
+DATASET = TRANSITIONS.append(pa.field("count", pa.int64(), nullable=False)).append(
+    pa.field("split", pa.string(), nullable=False)
+)
+
+#: accuracy(k) on the held-out split (DESIGN.md §6), model beside the model-free baseline.
+ACCURACY = pa.schema(
+    [
+        pa.field("k", pa.int32(), nullable=False, metadata={"doc": "hint atoms"}),
+        pa.field("k_fraction", pa.float64(), nullable=False, metadata={"doc": "k / N"}),
+        pa.field("transitions", pa.int64(), nullable=False),
+        pa.field("model_success", pa.int64(), nullable=False),
+        pa.field("baseline_success", pa.int64(), nullable=False),
+        pa.field("accuracy", pa.float64(), nullable=False),
+        pa.field("baseline_accuracy", pa.float64(), nullable=False),
+        pa.field("margin", pa.float64(), nullable=False),
+        pa.field("model_back_to_initial", pa.float64(), nullable=False),
+        pa.field("model_failed", pa.float64(), nullable=False),
+    ]
+)
+
+#: One row per (held-out transition, k): what the model's and the baseline's candidates
+#: relaxed to.
+ACCURACY_DETAILS = pa.schema(
+    [
+        pa.field("initial_state", pa.int64(), nullable=False),
+        pa.field("final_state", pa.int64(), nullable=False),
+        pa.field("k", pa.int32(), nullable=False),
+        pa.field("atoms_moved", pa.int32(), nullable=False),
+        pa.field("model_status", pa.string(), nullable=False),
+        pa.field("model_success", pa.bool_(), nullable=False),
+        pa.field("model_energy", pa.float64(), nullable=True),
+        pa.field("baseline_status", pa.string(), nullable=False),
+        pa.field("baseline_success", pa.bool_(), nullable=False),
+        pa.field("baseline_energy", pa.float64(), nullable=True),
+    ]
+)
+
+#: Exploration (hints made without knowing the final state): one row per distinct transition
+#: a held-out initial state's candidates relaxed to.
+EXPLORATION = pa.schema(
+    [
+        pa.field("initial_state", pa.int64(), nullable=False),
+        pa.field("initial_energy", pa.float64(), nullable=False),
+        pa.field("final_energy", pa.float64(), nullable=False),
+        pa.field("delta_energy", pa.float64(), nullable=False),
+        pa.field("max_displacement", pa.float64(), nullable=False),
+        pa.field("hyperdistance", pa.float64(), nullable=False),
+        pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+        pa.field("candidates", pa.int64(), nullable=False, metadata={"doc": "that found it"}),
+        pa.field("hint_kinds", pa.string(), nullable=False),
+        pa.field("md_final_state", pa.int64(), nullable=False, metadata={"doc": "-1: novel"}),
+        pa.field("novel", pa.bool_(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("initial_positions", POSITIONS, nullable=False),
+        pa.field("final_positions", POSITIONS, nullable=False),
+    ]
+)

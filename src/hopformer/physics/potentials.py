@@ -6,13 +6,13 @@ A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS)
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ase import Atoms
 
 from hopformer.physics.engine import Engine
+from hopformer.physics.io import sha256_of
 
 ASAP_PREFIX = "asap3:"
 
@@ -39,4 +39,4 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
 
 def potential_id(path: str | os.PathLike) -> str:
     """The id recorded with every result made on a potential file: its SHA-256."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_of(path)

@@ -25,6 +25,7 @@ from hopformer.physics.engine import Engine, MinimizeResult
 QUENCH_FMAX = 1e-3  # eV/Å
 SAME_STATE_TOL = 0.15  # Å, max atom displacement after alignment
 KEY_RESOLUTION = 1e-3  # eV, energy bin of a state key
+MOVED = 0.5  # Å: an atom displaced more than this between minima counts as moved (DESIGN §3)
 
 
 def quench(

@@ -25,6 +25,7 @@ from hopformer.data import schema
 from hopformer.data.shards import read_table, write_rows
 from hopformer.physics.engine import Engine, Langevin, MinimizeResult
 from hopformer.physics.states import (
+    MOVED,
     QUENCH_FMAX,
     SAME_STATE_TOL,
     align,
@@ -34,8 +35,6 @@ from hopformer.physics.states import (
     same_state,
     state_key,
 )
-
-MOVED = 0.5  # Å: an atom displaced more than this between minima counts as moved (DESIGN §3)
 
 
 @dataclass(frozen=True)

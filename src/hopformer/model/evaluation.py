@@ -1,0 +1,280 @@
+"""Evaluating the transformer: accuracy(k) with its model-free baseline, and exploration.
+
+**accuracy(k)** — the fixed protocol of DESIGN.md §6, so numbers compare across versions:
+for every held-out transition and every k in 0, 1, 2, 4, … N/2, the hint is the k atoms that
+move most in the true transition; the model's *mode* candidate (most probable focus and
+component) is relaxed with the splicing quench and counts as a success when the relaxed
+state is the true final state by the state-identity test. The **baseline** at the same k is
+the initial minimum with the hint atoms moved to their final positions, relaxed the same way.
+
+**Exploration** — hints made without knowing the final state: ``samples`` draws with no hint,
+and ``surface_hints`` hints that move one surface atom to a neighbouring empty site. Each
+candidate is relaxed; the distinct valid transitions (relaxed to a minimum other than the
+initial one) are counted per initial state, and each is compared with every transition MD
+saw from that state: the ones MD never saw are *novel*. (Whether each has a single-barrier
+path is for NEB validation.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from hopformer.model.examples import Example, collate, top_k_atoms
+from hopformer.model.network import TransitionModel
+from hopformer.physics.engine import Engine
+from hopformer.physics.potentials import open_engine
+from hopformer.physics.relax import Relaxed, relax_candidate
+from hopformer.physics.states import (
+    MOVED,
+    QUENCH_FMAX,
+    SAME_STATE_TOL,
+    align,
+    hyperdistance,
+    max_displacement,
+    same_state,
+)
+from hopformer.physics.structure import center_in_vacuum
+
+# Streams under the evaluation seed.
+SAMPLE_STREAM, SURFACE_STREAM = 11, 12
+
+
+class Judge:
+    """Relaxes candidates on the reference potential and compares minima: one quench and one
+    identity test everywhere. Keeps one engine per composition (atom order included)."""
+
+    def __init__(self, potential: str | os.PathLike, fmax: float = QUENCH_FMAX,
+                 tol: float = SAME_STATE_TOL, vacuum: float = 10.0):  # fmt: skip
+        self.potential, self.fmax, self.tol, self.vacuum = potential, fmax, tol, vacuum
+        self._engines: dict[tuple[int, ...], Engine] = {}
+
+    def engine(self, numbers: np.ndarray, positions: np.ndarray) -> Engine:
+        key = tuple(int(z) for z in numbers)
+        if key not in self._engines:
+            atoms = center_in_vacuum(Atoms(numbers=numbers, positions=positions), self.vacuum)
+            self._engines[key] = open_engine(atoms, self.potential)
+        return self._engines[key]
+
+    def relax(self, positions: np.ndarray, numbers: np.ndarray) -> Relaxed:
+        return relax_candidate(self.engine(numbers, positions), positions, fmax=self.fmax)
+
+    def energy(self, positions: np.ndarray, numbers: np.ndarray) -> float:
+        engine = self.engine(numbers, positions)
+        engine.set_positions(positions)
+        return float(engine.energy())
+
+    def same(self, a: np.ndarray, b: np.ndarray, numbers: np.ndarray) -> bool:
+        return same_state(a, b, numbers, self.tol)
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+
+def model_candidates(model: TransitionModel, ex: Example, atoms: np.ndarray,
+                     targets: np.ndarray, samples: int = 1, seed: int | None = None,
+                     mode: bool = False) -> np.ndarray:  # fmt: skip
+    """Candidates (samples, N, 3) for ``ex``'s initial state with the hint (atoms, targets)."""
+    device = next(model.parameters()).device
+    batch = collate([(ex.numbers, ex.initial)], [(atoms, targets)], model.config.max_atoms)
+    gen = None if seed is None else torch.Generator().manual_seed(seed)
+    out = model.sample(batch.to(device), samples=samples, generator=gen, mode=mode)
+    return out[0].cpu().numpy()
+
+
+def baseline_candidate(ex: Example, atoms: np.ndarray) -> np.ndarray:
+    x = ex.initial.copy()
+    x[atoms] = ex.final[atoms]
+    return x
+
+
+def accuracy(
+    model: TransitionModel,
+    judge: Judge,
+    examples: Sequence[Example],
+    ks: Sequence[int] | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> tuple[list[dict], list[dict]]:
+    """(per-k summary rows, per-(transition, k) detail rows); see the module doc.
+
+    ``ks`` defaults to the protocol's 0, 1, 2, 4, … N/2; a k above an example's N/2 is skipped
+    for that example.
+    """
+    from hopformer.model.examples import hint_sizes
+
+    details = []
+    for i, ex in enumerate(examples):
+        sizes = hint_sizes(ex.natoms) if ks is None else [k for k in ks if k <= ex.natoms // 2]
+        for k in sizes:
+            atoms = top_k_atoms(ex, k)
+            cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
+            res_model = judge.relax(cand, ex.numbers)
+            res_base = judge.relax(baseline_candidate(ex, atoms), ex.numbers)
+            details.append({
+                "initial_state": ex.initial_state, "final_state": ex.final_state, "k": k,
+                "natoms": ex.natoms, "atoms_moved": ex.atoms_moved,
+                **_outcome("model", res_model, ex, judge),
+                **_outcome("baseline", res_base, ex, judge),
+            })  # fmt: skip
+        log(f"accuracy: transition {i + 1}/{len(examples)} done")
+    return summarise(details), details
+
+
+def _outcome(prefix: str, res: Relaxed, ex: Example, judge: Judge) -> dict:
+    status = res.status
+    success = False
+    if res.ok:
+        success = judge.same(ex.final, res.positions, ex.numbers)
+        if not success and judge.same(ex.initial, res.positions, ex.numbers):
+            status = "initial"
+        elif not success:
+            status = "other"
+    return {f"{prefix}_status": "final" if success else status,
+            f"{prefix}_success": success,
+            f"{prefix}_energy": res.energy}  # fmt: skip
+
+
+def summarise(details: Sequence[dict]) -> list[dict]:
+    by_k: dict[int, list[dict]] = defaultdict(list)
+    for d in details:
+        by_k[d["k"]].append(d)
+    rows = []
+    for k in sorted(by_k):
+        ds = by_k[k]
+        n = len(ds)
+        ms = sum(d["model_success"] for d in ds)
+        bs = sum(d["baseline_success"] for d in ds)
+        rows.append({
+            "k": k, "k_fraction": float(np.mean([k / d["natoms"] for d in ds])),
+            "transitions": n, "model_success": ms, "baseline_success": bs,
+            "accuracy": ms / n, "baseline_accuracy": bs / n, "margin": (ms - bs) / n,
+            "model_back_to_initial": sum(d["model_status"] == "initial" for d in ds) / n,
+            "model_failed": sum(d["model_status"] in ("overlap", "unconverged", "fragmented")
+                                for d in ds) / n,
+        })  # fmt: skip
+    return rows
+
+
+# -- exploration --------------------------------------------------------------------------------
+def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 256
+                 ) -> tuple[int, np.ndarray] | None:  # fmt: skip
+    """One surface atom and a neighbouring empty site for it, chosen without any final state.
+
+    With ``a`` the median nearest-neighbour distance, surface atoms have fewer than 12
+    neighbours within 1.25·a. A site is a point ``a`` away from the atom, on the outer side of
+    the surface (its direction has a positive component along the atom's outward radius),
+    that no other atom comes closer to than 0.85·a and that at least three atoms (other than
+    the mover) touch within 1.25·a — a hollow site on the surface next to the atom, where an
+    atom could sit. Random draws from ``rng``; None if no site is found in ``tries``.
+    """
+    x = x - x.mean(0)
+    dist = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    a = float(np.median(dist.min(1)))
+    surface = np.flatnonzero((dist < 1.25 * a).sum(1) < 12)
+    if not surface.size:
+        return None
+    for _ in range(tries):
+        atom = int(rng.choice(surface))
+        normal = x[atom] / max(float(np.linalg.norm(x[atom])), 1e-9)
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        if u.dot(normal) < 0.1:
+            continue
+        site = x[atom] + a * u
+        d = np.linalg.norm(np.delete(x, atom, axis=0) - site, axis=1)
+        if d.min() >= 0.85 * a and (d < 1.25 * a).sum() >= 3:
+            return atom, site
+    return None
+
+
+def explore(
+    model: TransitionModel,
+    judge: Judge,
+    groups: dict[int, list[Example]],
+    samples: int,
+    surface_hints: int,
+    seed: int,
+    log: Callable[[str], None] = lambda m: None,
+) -> tuple[list[dict], dict]:
+    """Exploration of every initial state in ``groups`` (state → the MD transitions from it;
+    the first is the representative whose atom order the candidates use)."""
+    rows: list[dict] = []
+    counts = defaultdict(int)
+    recovered = 0
+    md_total = 0
+    for s, md in sorted(groups.items()):
+        ex = md[0]
+        empty = np.zeros(0, dtype=np.int64)
+        cands = [(c, "sampled") for c in model_candidates(
+            model, ex, empty, np.zeros((0, 3)), samples=samples, seed=_seed(seed, SAMPLE_STREAM, s)
+        )] if samples else []  # fmt: skip
+        rng = np.random.default_rng(np.random.SeedSequence([seed, SURFACE_STREAM, s]))
+        for _ in range(surface_hints):
+            hint = surface_hint(ex.initial, rng)
+            if hint is None:
+                counts["no_surface_site"] += 1
+                continue
+            atom, site = hint
+            site = site + ex.initial.mean(0)
+            c = model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0]
+            cands.append((c, "surface"))
+        found: list[dict] = []
+        for cand, kind in cands:
+            counts[f"{kind}_candidates"] += 1
+            res = judge.relax(cand, ex.numbers)
+            if not res.ok:
+                counts[res.status] += 1
+                continue
+            if judge.same(ex.initial, res.positions, ex.numbers):
+                counts["back_to_initial"] += 1
+                continue
+            counts["valid"] += 1
+            hit = next((f for f in found if judge.same(f["x"], res.positions, ex.numbers)), None)
+            if hit is not None:
+                hit["candidates"] += 1
+                hit["kinds"].add(kind)
+                continue
+            md_final = next((m.final_state for m in md
+                             if judge.same(m.final, res.positions, ex.numbers)), -1)  # fmt: skip
+            found.append({"x": res.positions, "energy": res.energy, "candidates": 1,
+                          "kinds": {kind}, "md_final_state": md_final})  # fmt: skip
+        md_total += len(md)
+        recovered += len({f["md_final_state"] for f in found if f["md_final_state"] >= 0})
+        initial_energy = judge.energy(ex.initial, ex.numbers)
+        for f in found:
+            final = align(ex.initial, f["x"])
+            disp = np.linalg.norm(final - ex.initial, axis=1)
+            rows.append({
+                "initial_state": s, "initial_energy": initial_energy,
+                "final_energy": f["energy"], "delta_energy": f["energy"] - initial_energy,
+                "max_displacement": max_displacement(ex.initial, final),
+                "hyperdistance": hyperdistance(ex.initial, final),
+                "atoms_moved": int((disp > MOVED).sum()), "candidates": f["candidates"],
+                "hint_kinds": ",".join(sorted(f["kinds"])),
+                "md_final_state": f["md_final_state"], "novel": f["md_final_state"] < 0,
+                "numbers": ex.numbers, "initial_positions": ex.initial, "final_positions": final,
+            })  # fmt: skip
+        log(f"explore: state {s}: {len(cands)} candidates, {len(found)} distinct transitions")
+    n_states = len(groups)
+    summary = {
+        "initial_states": n_states,
+        "candidates": dict(sorted(counts.items())),
+        "distinct_transitions": len(rows),
+        "distinct_per_state": len(rows) / n_states if n_states else 0.0,
+        "novel_transitions": sum(r["novel"] for r in rows),
+        "md_transitions": md_total,
+        "md_transitions_recovered": recovered,
+    }
+    return rows, summary
+
+
+def _seed(seed: int, *stream: int) -> int:
+    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])

@@ -1,0 +1,69 @@
+"""Relaxing a candidate structure (generated, hinted or hand-made) on the reference potential.
+
+A candidate is relaxed with exactly the quench that identifies states in splicing
+(:func:`hopformer.physics.states.quench`, CG + FIRE polish to fmax 1e-3 eV/Å): two minimisers
+can fall into different basins from one start, so one minimiser is used everywhere
+(DESIGN.md §6). A candidate that cannot give a physical minimum is rejected with a reason,
+never raised, so a batch of candidates always completes:
+
+* ``overlap``  — two atoms closer than ``min_distance`` before relaxing (EAM tables are clamped
+  at short range; such a start says nothing about the basin it came from);
+* ``unconverged`` — the quench did not reach ``fmax``;
+* ``fragmented`` — after relaxing, some atom has no neighbour within ``bond_distance``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.distance import pdist, squareform
+
+from hopformer.physics.engine import Engine
+from hopformer.physics.states import QUENCH_FMAX, quench
+
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Relaxed:
+    """Outcome of :func:`relax_candidate`: ``status`` is ``"ok"`` or the rejection reason;
+    ``positions`` (N, 3) and ``energy`` (eV) are set only when ok."""
+
+    status: str
+    positions: np.ndarray | None = None
+    energy: float | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+def relax_candidate(
+    engine: Engine,
+    positions: np.ndarray,
+    fmax: float = QUENCH_FMAX,
+    min_distance: float = 1.0,
+    bond_distance: float = 3.6,
+    max_steps: int = 20_000,
+) -> Relaxed:
+    """Quench ``positions`` (N, 3, Å) on ``engine``'s potential; see the module doc."""
+    positions = np.asarray(positions, dtype=float)
+    if not np.all(np.isfinite(positions)):
+        return Relaxed("overlap", detail="non-finite coordinates")
+    d = pdist(positions)
+    if len(d) and d.min() < min_distance:
+        return Relaxed("overlap", detail=f"closest pair {d.min():.3f} Å < {min_distance} Å")
+    try:
+        result = quench(engine, positions, fmax=fmax, max_steps=max_steps, restore=False)
+    except RuntimeError as exc:
+        return Relaxed("unconverged", detail=str(exc))
+    x = result.positions
+    if len(x) > 1:
+        dist = squareform(pdist(x))
+        np.fill_diagonal(dist, np.inf)
+        lonely = np.flatnonzero(dist.min(1) > bond_distance)
+        if lonely.size:
+            return Relaxed("fragmented", detail=f"atoms {lonely.tolist()} left the cluster")
+    return Relaxed(OK, x, float(result.energy))

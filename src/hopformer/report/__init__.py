@@ -1,0 +1,1 @@
+"""Plots and tables for people: figures of a campaign's results."""
