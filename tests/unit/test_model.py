@@ -124,19 +124,24 @@ def test_outputs_rotate_translate_and_permute_with_the_input(model, examples):
 
 
 def test_a_tiny_model_overfits_a_handful_of_transitions(examples, pt_potential, tmp_path):
-    """Trained on five transitions, its mode candidates relax to their true final states."""
-    handful = examples[:5]
-    cfg = TrainConfig(steps=600, batch_size=5, learning_rate=3e-3, warmup_steps=20,
-                      zero_hint_fraction=0.5, checkpoint_every=600, seed=3)  # fmt: skip
-    summary = train(handful, handful[:2], SMALL, cfg, tmp_path / "m.pt", tmp_path / "loss.csv",
+    """Trained on four hops, its mode candidates relax to their true final states.
+
+    The four are the first with an atom moving over 1 Å: sub-Å collective shifts end in basins
+    so close together that a test-sized model does not separate them in seconds.
+    """
+    handful = [ex for ex in examples if ex.displacements().max() > 1.0][:4]
+    assert len(handful) == 4
+    cfg = TrainConfig(steps=1000, batch_size=4, learning_rate=3e-3, warmup_steps=20,
+                      zero_hint_fraction=0.5, checkpoint_every=1000, seed=3)  # fmt: skip
+    summary = train(handful, [], SMALL, cfg, tmp_path / "m.pt", tmp_path / "loss.csv",
                     tmp_path / "ckpt", log=lambda m: None)  # fmt: skip
-    assert summary["completed"] and summary["final_train_loss"] < -1.0
+    assert summary["completed"] and summary["final_train_loss"] < -3.0
     model = load_model(tmp_path / "m.pt")
     judge = Judge(pt_potential)
     rows, details = accuracy(model, judge, handful, ks=[0, 1, 2])
     judge.close()
     assert [r["k"] for r in rows] == [0, 1, 2]
-    assert all(r["accuracy"] == 1.0 for r in rows), details
+    assert all(r["accuracy"] == 1.0 for r in rows), [(d["k"], d["model_status"]) for d in details]
     # Not free: relaxing the initial minimum alone (baseline at k = 0) never gets there.
     assert rows[0]["baseline_accuracy"] == 0.0
 
@@ -171,9 +176,10 @@ def test_training_killed_mid_run_resumes_and_continues_the_loss_curve(examples, 
             "--train", str(train_file), "--val", str(val_file), "--device", "cpu"]  # fmt: skip
 
     def command(out):
-        return [sys.executable, "-m", "hopformer", "train-transformer", *args,
-                "--out", str(out / "model.pt"), "--loss-log", str(out / "loss.csv"),
-                "--summary", str(out / "summary.json"), "--checkpoint-dir", str(out / "ckpt")]  # fmt: skip
+        outputs = {"--out": "model.pt", "--loss-log": "loss.csv", "--summary": "summary.json",
+                   "--checkpoint-dir": "ckpt"}  # fmt: skip
+        flags = [x for flag, name in outputs.items() for x in (flag, str(out / name))]
+        return [sys.executable, "-m", "hopformer", "train-transformer", *args, *flags]
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(command(whole), check=True, capture_output=True)

@@ -13,13 +13,22 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 
-#: A campaign small enough for tests (≈ 20 s on 2 cores): a hot, briefly melted Pt55,
-#: 2 rounds × 2 workers × 2 segments of 4 ps.
+#: A campaign small enough for tests (≈ 40 s on 2 cores): a hot, briefly melted Pt55,
+#: 2 rounds × 2 workers × 2 segments of 4 ps; a small transformer trained for 20 steps and
+#: judged on 3 held-out transitions and 2 explored states.
 TINY = {
     "cluster": {"melt_ps": 10.0},
     "splicing": {"temperature": 900.0, "rounds": 2, "workers": 2, "segments_per_worker": 2,
                  "segment_ps": 4.0},
+    "transformer": {"d_model": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1,
+                    "components": 2},
+    "training": {"steps": 20, "batch_size": 4, "warmup_steps": 5, "checkpoint_every": 10},
+    "evaluation": {"hint_sizes": [0, 1, 4], "max_transitions": 3, "samples": 2,
+                   "surface_hints": 2, "max_states": 2},
 }  # fmt: skip
+#: The jobs after the last splicing round, one each.
+TRANSFORMER_JOBS = {"make_dataset": 1, "train_transformer": 1, "evaluate_transformer": 1,
+                    "explore_transitions": 1}  # fmt: skip
 
 
 class Workflow:
@@ -104,7 +113,8 @@ def every_job(config: dict) -> dict[str, int]:
     """The jobs of a full run of ``config``: the job count follows from the config alone."""
     s = config["splicing"]
     return {"make_potential": 1, "relax_cluster": 1, "run_segments": s["rounds"] * s["workers"],
-            "splice_round": s["rounds"], "tabulate_rates": 1, "all": 1}  # fmt: skip
+            "splice_round": s["rounds"], "tabulate_rates": 1, **TRANSFORMER_JOBS,
+            "all": 1}  # fmt: skip
 
 
 def processes(*argv: str) -> list[int]:

@@ -9,7 +9,7 @@ import time
 
 import pyarrow.dataset as ds
 import yaml
-from harness import REPO, every_job, planned_jobs, processes
+from harness import REPO, TRANSFORMER_JOBS, every_job, planned_jobs, processes
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
@@ -57,9 +57,11 @@ def test_edits_rerun_exactly_the_affected_jobs(done):
 
     assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "all": 1}
     assert planned_after("splicing", "rounds", 3) == {
-        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, "all": 1}  # fmt: skip
+        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, **TRANSFORMER_JOBS,
+        "all": 1}  # fmt: skip
     assert planned_after("splicing", "block_ps", 0.5) == {
-        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, "all": 1}  # fmt: skip
+        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, **TRANSFORMER_JOBS,
+        "all": 1}  # fmt: skip
     everything_but_potential = every_job(done.config())
     del everything_but_potential["make_potential"]
     assert planned_after("cluster", "melt_ps", 5.0) == everything_but_potential
@@ -73,7 +75,7 @@ def test_a_killed_segment_job_leaves_no_shard_and_the_rerun_completes(workflow):
     run = workflow.popen()
     deadline, pid = time.time() + 120, None
     while pid is None and time.time() < deadline and run.poll() is None:
-        pids = processes("run-segments", "--round", "000", "--worker", "000")
+        pids = processes("run-segments", str(shard.relative_to(workflow.root)))
         log = workflow.results / "logs/splice/round-000/run_segments-000.log"
         if pids and log.exists() and "segment 1/" in log.read_text():
             pid = pids[0]

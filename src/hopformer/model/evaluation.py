@@ -163,7 +163,7 @@ def summarise(details: Sequence[dict]) -> list[dict]:
 
 
 # -- exploration --------------------------------------------------------------------------------
-def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 256
+def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 2000
                  ) -> tuple[int, np.ndarray] | None:  # fmt: skip
     """One surface atom and a neighbouring empty site for it, chosen without any final state.
 

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+PAIR_WIDTH = 48  # width of the pair-feature embedding
 NEG = -1e9  # additive mask: finite, so a softmax over masked logits never yields NaN
 
 
@@ -124,18 +125,17 @@ def envelope(d: Tensor, cutoff: float) -> Tensor:
 
 
 class PairAttention(nn.Module):
-    """Multi-head attention with a per-head additive bias computed from pair features."""
+    """Multi-head attention with a per-head additive bias from the pair features."""
 
-    def __init__(self, d: int, heads: int, pair_dim: int):
+    def __init__(self, d: int, heads: int):
         super().__init__()
         self.heads, self.dh = heads, d // heads
         self.q = nn.Linear(d, d)
         self.kv = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, d)
-        self.bias = nn.Sequential(nn.Linear(pair_dim, 32), nn.SiLU(), nn.Linear(32, heads))
 
     def forward(self, x: Tensor, memory: Tensor, bias: Tensor, key_mask: Tensor) -> Tensor:
-        """``bias`` (B, H, N, N) from :meth:`pair_bias`, computed once per cluster."""
+        """``bias`` (B, H, N, N): from the pair features, computed once per cluster."""
         b, n, d = x.shape
         q = self.q(x).view(b, n, self.heads, self.dh).transpose(1, 2)
         k, v = self.kv(memory).view(b, n, 2, self.heads, self.dh).permute(2, 0, 3, 1, 4)
@@ -145,25 +145,18 @@ class PairAttention(nn.Module):
         h = torch.softmax(logits, dim=-1) @ v
         return self.out(h.transpose(1, 2).reshape(b, n, d))
 
-    def pair_bias(self, pair: Tensor) -> Tensor:
-        return self.bias(pair).permute(0, 3, 1, 2)
-
 
 class Block(nn.Module):
     """Pre-norm transformer block: self-attention, optional cross-attention, feed-forward."""
 
-    def __init__(self, d: int, heads: int, pair_dim: int, cross: bool):
+    def __init__(self, d: int, heads: int, cross: bool):
         super().__init__()
         self.norm1 = nn.LayerNorm(d)
-        self.attn = PairAttention(d, heads, pair_dim)
-        self.cross = PairAttention(d, heads, pair_dim) if cross else None
+        self.attn = PairAttention(d, heads)
+        self.cross = PairAttention(d, heads) if cross else None
         self.norm2 = nn.LayerNorm(d) if cross else None
         self.norm3 = nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d))
-
-    def pair_biases(self, pair: Tensor) -> list[Tensor]:
-        mods = [self.attn] + ([self.cross] if self.cross is not None else [])
-        return [m.pair_bias(pair) for m in mods]
 
     def forward(self, x, biases, mask, memory=None):
         h = self.norm1(x)
@@ -183,16 +176,21 @@ class TransitionModel(nn.Module):
         self.enc_length = Sinusoids(f)
         self.species = nn.Embedding(119, d)
         self.radial = nn.Linear(2 * f, d)
-        enc_pair = 2 * f + 1
-        dec_pair = enc_pair + 2 * (2 * f + 2)
+        # Pair features are embedded once per cluster (the costly N² part); every attention
+        # module and the output head read their biases off these embeddings linearly.
+        self.enc_pair_net = nn.Sequential(nn.Linear(2 * f + 1, PAIR_WIDTH), nn.SiLU())
+        self.dec_pair_net = nn.Sequential(nn.Linear(2 * f + 1 + 2 * (2 * f + 2), PAIR_WIDTH),
+                                          nn.SiLU())  # fmt: skip
+        # All attention biases (and the head's pair terms) in one product each: reading the
+        # (B, N, N, width) embedding once, not once per module, is what keeps training fast.
+        self.enc_bias = nn.Linear(PAIR_WIDTH, c.heads * c.encoder_layers)
+        self.dec_bias = nn.Linear(PAIR_WIDTH, 2 * c.heads * c.decoder_layers + 2 * c.components)
         self.encoder = nn.ModuleList(
-            Block(d, c.heads, enc_pair, cross=False) for _ in range(c.encoder_layers)
+            Block(d, c.heads, cross=False) for _ in range(c.encoder_layers)
         )
         self.query = nn.Linear(2 * f + 1, d)
         self.focus_embedding = nn.Parameter(torch.randn(d) * 0.1)
-        self.decoder = nn.ModuleList(
-            Block(d, c.heads, dec_pair, cross=True) for _ in range(c.decoder_layers)
-        )
+        self.decoder = nn.ModuleList(Block(d, c.heads, cross=True) for _ in range(c.decoder_layers))
         self.final_norm = nn.LayerNorm(d)
         self.focus_head = nn.Linear(d, 1)
         self.weight_head = nn.Linear(d, c.components)
@@ -200,10 +198,9 @@ class TransitionModel(nn.Module):
         m, dh = c.components, 16
         self.bond_q, self.bond_k = nn.Linear(d, m * dh), nn.Linear(d, m * dh)
         self.hint_q, self.hint_k = nn.Linear(d, m * dh), nn.Linear(d, m * dh)
-        self.bond_pair, self.hint_pair = nn.Linear(dec_pair, m), nn.Linear(dec_pair, m)
-        for layer in (self.bond_pair, self.hint_pair):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        with torch.no_grad():  # the head's pair terms start at zero: no move at first
+            self.dec_bias.weight[-2 * m :].zero_()
+            self.dec_bias.bias[-2 * m :].zero_()
         self.out_scale = nn.Parameter(torch.tensor(0.1))
 
     # -- the cluster's context: everything that does not depend on the focus ------------------
@@ -229,17 +226,24 @@ class TransitionModel(nn.Module):
         along = (unit * delta[:, None, :, :]).sum(-1)
         hint_j = hint[:, None, :, None].float().expand(*along.shape, 1)
         from_j = torch.cat([self.enc_length(to_final), along[..., None], hint_j], -1) * hint_j
-        dec_pair = torch.cat([enc_pair, from_j, from_j.transpose(1, 2)], dim=-1)
+        dec_pair = self.dec_pair_net(torch.cat([enc_pair, from_j, from_j.transpose(1, 2)], -1))
+        c = self.config
+        enc_bias = self.enc_bias(self.enc_pair_net(enc_pair)).permute(0, 3, 1, 2)
+        dec_bias = self.dec_bias(dec_pair)
+        head_terms = dec_bias[..., -2 * c.components :]
+        dec_bias = dec_bias[..., : -2 * c.components].permute(0, 3, 1, 2)
+        enc_biases = enc_bias.split(c.heads, dim=1)
+        dec_biases = dec_bias.split(c.heads, dim=1)
 
         h = self.species(batch.numbers.long()) + self.radial(self.enc_length(x.norm(dim=-1)))
-        for block in self.encoder:
-            h = block(h, block.pair_biases(enc_pair), mask)
+        for block, bias in zip(self.encoder, enc_biases, strict=True):
+            h = block(h, [bias], mask)
         move = self.enc_length(delta.norm(dim=-1)) * hint[..., None]
         ctx = Context(
             mask=mask, hint=hint, x=x, centre=centre, delta=delta, r=r, env=env, memory=h,
             query=h + self.query(torch.cat([move, hint[..., None].float()], dim=-1)),
-            biases=[block.pair_biases(dec_pair) for block in self.decoder],
-            bond_pair=self.bond_pair(dec_pair), hint_pair=self.hint_pair(dec_pair),
+            biases=[list(dec_biases[2 * i : 2 * i + 2]) for i in range(c.decoder_layers)],
+            bond_pair=head_terms[..., : c.components], hint_pair=head_terms[..., c.components :],
             focus_logits=torch.empty(0),
         )  # fmt: skip
         no_focus = torch.zeros_like(mask, dtype=torch.float32)

@@ -1,0 +1,102 @@
+"""The transformer stage through Snakemake: dataset, training, evaluation, edits, a killed job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from harness import processes
+
+from hopformer.data import schema
+from hopformer.data.shards import read_table
+from hopformer.model.training import load_model
+
+
+def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
+    res = done.results
+    manifest = json.loads((res / "dataset/manifest.json").read_text())
+    initial = {}
+    for split in ("train", "val", "test"):
+        table = read_table(res / f"dataset/{split}.parquet", schema.DATASET)
+        assert table.num_rows == manifest["splits"][split]["transitions"] > 0
+        initial[split] = set(table.column("initial_state").to_pylist())
+    assert not (initial["train"] & initial["test"]) and not (initial["train"] & initial["val"])
+    md = json.loads((res / "md/summary.json").read_text())
+    assert manifest["distinct_transitions"] == md["distinct_transitions_total"]
+
+    model = load_model(res / "model/transformer.pt")
+    assert model.config.d_model == 16
+    losses = (res / "model/loss.csv").read_text().splitlines()
+    assert losses[0].startswith("step,epoch,train_loss") and len(losses) == 1 + 20
+    training = json.loads((res / "model/training.json").read_text())
+    assert training["completed"] and training["device"] == "cpu"
+
+    acc = read_table(res / "evaluation/accuracy.parquet", schema.ACCURACY).to_pylist()
+    assert [r["k"] for r in acc] == [0, 1, 4]
+    assert all(r["transitions"] == 3 for r in acc)
+    assert acc[0]["baseline_accuracy"] == 0.0, "the initial minimum relaxes to itself"
+    csv = (res / "evaluation/accuracy.csv").read_text().splitlines()
+    assert csv[0].split(",") == schema.ACCURACY.names and len(csv) == 4
+    assert (res / "evaluation/accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    details = read_table(res / "evaluation/accuracy_details.parquet", schema.ACCURACY_DETAILS)
+    assert details.num_rows == 9
+
+    explored = json.loads((res / "evaluation/exploration.json").read_text())
+    assert explored["initial_states"] == 2
+    c = explored["candidates"]
+    assert c["sampled_candidates"] == 4 and c.get("surface_candidates", 0) <= 4
+    found = read_table(res / "evaluation/exploration.parquet", schema.EXPLORATION)
+    assert found.num_rows == explored["distinct_transitions"] <= c.get("valid", 0)
+
+
+def test_transformer_edits_rerun_only_what_depends_on_them(done):
+    def planned_after(section, key, value):
+        old = done.config()[section][key]
+        done.edit_config(section, key, value)
+        jobs = done.planned()
+        done.edit_config(section, key, old)
+        return jobs
+
+    downstream = {"evaluate_transformer": 1, "explore_transitions": 1, "all": 1}
+    assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
+    assert planned_after("evaluation", "hint_sizes", [0, 2]) == {
+        "evaluate_transformer": 1, "all": 1}  # fmt: skip
+    assert planned_after("transformer", "decoder_layers", 2) == {
+        "train_transformer": 1, **downstream}  # fmt: skip
+    assert planned_after("training", "steps", 30) == {"train_transformer": 1, **downstream}
+    assert planned_after("dataset", "test_fraction", 0.3) == {
+        "make_dataset": 1, "train_transformer": 1, **downstream}  # fmt: skip
+    assert "Nothing to be done" in done.snakemake("-n").stdout
+
+
+def test_a_killed_training_job_resumes_from_its_checkpoint(done):
+    done.edit_config("training", "steps", 3000)
+    done.edit_config("training", "checkpoint_every", 25)
+    log = done.results / "logs/model/train_transformer.log"
+    checkpoint = done.results / "model/checkpoints/last.pt"
+
+    def run_until(condition):
+        """Start the workflow, SIGKILL the training once ``condition(log text)`` holds."""
+        run = done.popen("--until", "train_transformer")
+        deadline, text = time.time() + 180, ""
+        while time.time() < deadline and run.poll() is None:
+            text = log.read_text() if log.exists() else ""
+            pids = processes("train-transformer")
+            if pids and condition(text):
+                os.kill(pids[0], signal.SIGKILL)
+                break
+            time.sleep(0.1)
+        run.communicate(timeout=120)
+        assert run.returncode != 0, "the training job should have been killed"
+        return text
+
+    started = time.time()
+    run_until(lambda t: checkpoint.exists() and checkpoint.stat().st_mtime > started
+              and t.count("train [") >= 3)  # fmt: skip
+    assert not (done.results / "model/transformer.pt").exists()
+    assert checkpoint.exists(), "a failed job's checkpoints are kept (they are not outputs)"
+    text = run_until(lambda t: "resuming from" in t)
+    step = int(text.split("resuming from")[1].split("at step")[1].split()[0])
+    assert step >= 25 and step % 25 == 0, "it continues from a checkpoint, not from step 0"
