@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/md_throughput.py
 	$(BIN)/python bench/splice_scaling.py
+	$(BIN)/python bench/generate_speed.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
