@@ -82,3 +82,16 @@ def test_every_column_of_every_schema_is_documented():
         assert name in readme
         missing = [f.name for f in getattr(schema, name) if f.name not in readme]
         assert not missing, f"{name} columns missing from results/README.md: {missing}"
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    """mkstemp files are private (0600); shared results must not be."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = write_rows([_state_row()], tmp_path / "states.parquet", schema.STATES)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
