@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import numpy as np
 from harness import processes
 
 from hopformer.data import schema
@@ -100,3 +101,40 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(done):
     text = run_until(lambda t: "resuming from" in t)
     step = int(text.split("resuming from")[1].split("at step")[1].split()[0])
     assert step >= 25 and step % 25 == 0, "it continues from a checkpoint, not from step 0"
+
+
+def test_generate_relaxes_seeded_candidates_for_a_structure(done, tmp_path):
+    import subprocess
+    import sys
+
+    from ase.io import read
+
+    res = done.results
+    cluster = res / "reference/cluster.extxyz"
+    hinted = read(cluster)
+    hinted.positions[7] += [0.0, 0.0, 0.8]
+    hint_file = tmp_path / "hint.extxyz"
+    hinted.write(hint_file)
+
+    def generate(out, seed, *extra):
+        cmd = [sys.executable, "-m", "hopformer", "generate", "--model",
+               str(res / "model/transformer.pt"), "--potential",
+               str(res / "reference/potential.eam.alloy"), "--initial", str(cluster),
+               "--samples", "3", "--seed", str(seed), "--out", str(out), *extra]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    text = generate(tmp_path / "a.extxyz", 1, "--hint-atoms", "7", "--hint-from", str(hint_file))
+    assert "wrote 3 relaxed candidates" in text
+    frames = read(tmp_path / "a.extxyz", ":")
+    assert [f.info["sample"] for f in frames] == [0, 1, 2]
+    ok = [f for f in frames if f.info["status"] == "ok"]
+    assert ok and all("energy" in f.info for f in ok)
+    generate(tmp_path / "b.extxyz", 1, "--hint-atoms", "7", "--hint-from", str(hint_file))
+    again = read(tmp_path / "b.extxyz", ":")
+    assert all(np.array_equal(f.positions, g.positions) for f, g in zip(frames, again, strict=True))
+    bad = subprocess.run([sys.executable, "-m", "hopformer", "generate", "--model",
+                          str(res / "model/transformer.pt"), "--potential", "x", "--initial",
+                          str(cluster), "--hint-atoms", "999", "--hint-from", str(hint_file),
+                          "--out", str(tmp_path / "c.extxyz")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--hint-atoms 999: atoms are numbered 0..54" in bad.stderr
