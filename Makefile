@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hopformer-installed
 CORES  ?= 2
 
-.PHONY: run test dry-run lint bench clean-results
+.PHONY: run test dry-run lint bench clean-results slurm-profile
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --profile profiles/local
@@ -37,3 +37,17 @@ $(STAMP): pyproject.toml
 
 clean-results:
 	rm -rf results/default .snakemake
+
+# `snakemake --profile slurm` looks the name up in ~/.config/snakemake (not in profiles/):
+# link this repository's profile there, refusing to replace a different one.
+SNAKEMAKE_PROFILES := $(HOME)/.config/snakemake
+slurm-profile:
+	@dest="$(SNAKEMAKE_PROFILES)/slurm"; src="$(CURDIR)/profiles/slurm"; \
+	if [ -L "$$dest" ] && [ "$$(readlink -f "$$dest")" = "$$(readlink -f "$$src")" ]; then \
+		echo "$$dest already links $$src"; \
+	elif [ -e "$$dest" ] || [ -L "$$dest" ]; then \
+		echo "refusing to replace $$dest: it is a different profile; remove it, or run" \
+		     "snakemake --profile profiles/slurm" >&2; exit 1; \
+	else \
+		mkdir -p "$(SNAKEMAKE_PROFILES)" && ln -s "$$src" "$$dest" && echo "linked $$dest -> $$src"; \
+	fi

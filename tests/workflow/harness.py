@@ -64,16 +64,17 @@ class Workflow:
         cfg[section][key] = value
         self.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
-    def command(self, *args: str) -> tuple[list[str], dict]:
+    def command(self, *args: str, env: dict | None = None) -> tuple[list[str], dict]:
         # Without the venv on PATH: the rules must find the CLI through Snakemake's Python.
         venv_bin = str(Path(sys.executable).parent)
         path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin]
-        env = dict(os.environ, PATH=os.pathsep.join(path))
+        env = dict(env or os.environ, PATH=os.pathsep.join(path))
         cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--show-failed-logs", *args]
         return cmd, env
 
-    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd, env = self.command(*args)
+    def snakemake(self, *args: str, check: bool = True, env: dict | None = None
+                  ) -> subprocess.CompletedProcess:  # fmt: skip
+        cmd, env = self.command(*args, env=env)
         proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True,
                               timeout=600)  # fmt: skip
         if check and proc.returncode != 0:
@@ -90,6 +91,15 @@ class Workflow:
     def planned(self, *args: str) -> dict[str, int]:
         proc = self.snakemake("-n", *args)
         return planned_jobs(proc.stdout + proc.stderr)
+
+    def planned_after(self, section: str, key: str, value) -> dict[str, int]:
+        """The jobs a dry run plans once ``config[section][key]`` is ``value`` (restored after)."""
+        old = self.config()[section][key]
+        self.edit_config(section, key, value)
+        try:
+            return self.planned()
+        finally:
+            self.edit_config(section, key, old)
 
 
 def planned_jobs(output: str) -> dict[str, int]:

@@ -48,12 +48,7 @@ def test_campaign_writes_transitions_summary_and_rates(done):
 def test_edits_rerun_exactly_the_affected_jobs(done):
     assert "Nothing to be done" in "".join(done.snakemake("-n").stdout)
 
-    def planned_after(section, key, value):
-        old = done.config()[section][key]
-        done.edit_config(section, key, value)
-        jobs = done.planned()
-        done.edit_config(section, key, old)
-        return jobs
+    planned_after = done.planned_after
 
     assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "all": 1}
     assert planned_after("splicing", "rounds", 3) == {

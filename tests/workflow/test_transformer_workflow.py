@@ -53,12 +53,7 @@ def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
 
 
 def test_transformer_edits_rerun_only_what_depends_on_them(done):
-    def planned_after(section, key, value):
-        old = done.config()[section][key]
-        done.edit_config(section, key, value)
-        jobs = done.planned()
-        done.edit_config(section, key, old)
-        return jobs
+    planned_after = done.planned_after
 
     downstream = {"evaluate_transformer": 1, "explore_transitions": 1, "all": 1}
     assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
