@@ -215,6 +215,7 @@ def _generate(args: argparse.Namespace) -> None:
     from hopformer.model.evaluation import Judge, model_candidates
     from hopformer.model.examples import Example
     from hopformer.model.training import load_model
+    from hopformer.physics.io import atomic_path
 
     initial = read(args.initial)
     n = len(initial)
@@ -232,13 +233,13 @@ def _generate(args: argparse.Namespace) -> None:
             raise ValueError(f"--hint-atoms {args.hint_atoms}: atoms are numbered 0..{n - 1}")
         targets = final.positions[atoms]
     model = load_model(args.model)
-    ex = Example(initial.numbers, initial.positions, initial.positions)
-    cands = model_candidates(model, ex, atoms, targets, samples=args.samples, seed=args.seed,
-                             mode=args.mode)  # fmt: skip
     judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
-    start = judge.relax(initial.positions, initial.numbers)
+    start = judge.relax(initial.positions, initial.numbers)  # the model's input is a minimum
     if not start.ok:
         raise ValueError(f"--initial {args.initial}: does not relax to a minimum ({start.detail})")
+    ex = Example(initial.numbers, start.positions, start.positions)
+    cands = model_candidates(model, ex, atoms, targets, samples=args.samples, seed=args.seed,
+                             mode=args.mode)  # fmt: skip
     frames = []
     print("sample  status      energy_eV   delta_eV  same_as_initial")
     for i, cand in enumerate(cands):
@@ -256,8 +257,6 @@ def _generate(args: argparse.Namespace) -> None:
             print(f"{i:6d}  {res.status:10s} {res.detail}")
         frames.append(frame)
     judge.close()
-    from hopformer.physics.io import atomic_path
-
     with atomic_path(args.out) as tmp:
         write(tmp, frames, format="extxyz")
     print(f"wrote {len(frames)} relaxed candidates to {args.out}")

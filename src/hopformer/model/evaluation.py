@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from hopformer.model.examples import Example, collate, top_k_atoms
+from hopformer.model.examples import Example, collate, hint_sizes, top_k_atoms
 from hopformer.model.network import TransitionModel
 from hopformer.physics.engine import Engine
 from hopformer.physics.potentials import open_engine
@@ -107,8 +107,6 @@ def accuracy(
     ``ks`` defaults to the protocol's 0, 1, 2, 4, … N/2; a k above an example's N/2 is skipped
     for that example.
     """
-    from hopformer.model.examples import hint_sizes
-
     details = []
     for i, ex in enumerate(examples):
         sizes = hint_sizes(ex.natoms) if ks is None else [k for k in ks if k <= ex.natoms // 2]

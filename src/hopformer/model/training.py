@@ -177,13 +177,8 @@ def train(
     data_ids: Sequence[str] = (),
     device: str = "cpu",
     log: Callable[[str], None] = print,
-    stop_after: int | None = None,
 ) -> dict:
-    """Train (or resume) and write the model file and the loss log; returns a summary.
-
-    ``stop_after`` ends the run after that many steps of this call (the checkpoint of the last
-    completed interval stays), as a scheduler's time limit would.
-    """
+    """Train (or resume) and write the model file and the loss log; returns a summary."""
     if not train_examples:
         raise ValueError("the training split is empty: nothing to train on")
     out, loss_log, checkpoint_dir = Path(out), Path(loss_log), Path(checkpoint_dir)
@@ -209,8 +204,7 @@ def train(
     order: np.ndarray | None = None
     model.train()
     t0 = time.perf_counter()
-    end = config.steps if stop_after is None else min(config.steps, step0 + stop_after)
-    for step in range(step0, end):
+    for step in range(step0, config.steps):
         epoch, within = divmod(step, per_epoch)
         if order is None or within == 0:
             order = rng(config.seed, EPOCH_STREAM, epoch).permutation(n)
@@ -238,8 +232,6 @@ def train(
             _save({"fingerprint": fp, "step": step + 1, "model": model.state_dict(),
                    "optimiser": optimiser.state_dict(), "rows": rows}, last)  # fmt: skip
             _write_loss_log(loss_log, rows)
-    if end < config.steps:
-        return {"completed": False, "step": end}
     vals = [r["val_loss"] for r in rows if r["val_loss"] != ""]
     summary = {
         "completed": True,
