@@ -249,7 +249,7 @@ def _generate(args: argparse.Namespace) -> None:
         frame.info.update(sample=i, status=res.status)
         if res.ok:
             back = judge.same(start.positions, res.positions, initial.numbers)
-            frame.info.update(energy=res.energy, delta_energy=res.energy - start.energy,
+            frame.info.update(relaxed_energy=res.energy, delta_energy=res.energy - start.energy,
                               same_as_initial=back)  # fmt: skip
             print(f"{i:6d}  {res.status:10s} {res.energy:11.4f} {res.energy - start.energy:10.4f}"
                   f"  {back}")  # fmt: skip

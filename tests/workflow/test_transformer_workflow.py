@@ -123,7 +123,7 @@ def test_generate_relaxes_seeded_candidates_for_a_structure(done, tmp_path):
     frames = read(tmp_path / "a.extxyz", ":")
     assert [f.info["sample"] for f in frames] == [0, 1, 2]
     ok = [f for f in frames if f.info["status"] == "ok"]
-    assert ok and all("energy" in f.info for f in ok)
+    assert ok and all("relaxed_energy" in f.info and "same_as_initial" in f.info for f in ok)
     generate(tmp_path / "b.extxyz", 1, "--hint-atoms", "7", "--hint-from", str(hint_file))
     again = read(tmp_path / "b.extxyz", ":")
     assert all(np.array_equal(f.positions, g.positions) for f, g in zip(frames, again, strict=True))
