@@ -1,0 +1,1 @@
+"""Validation of generated transitions on the reference potential: NEB, harmonic TST."""
