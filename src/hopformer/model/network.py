@@ -29,7 +29,9 @@ collapses to "no move". The output distribution is therefore hierarchical:
    Gaussians over all positions; the mixture weights are read off the focus atom's token.
 
 Training is teacher-forced: the focus is the true largest-displacement atom outside the hint;
-the loss is the focus cross-entropy plus the mixture negative log-likelihood per free atom.
+the loss is the focus cross-entropy plus the mixture negative log-likelihood per free atom
+plus ``wta_weight`` × the best component's squared error per free atom (without that term the
+mixture explains moving atoms by widening sigma and the means never learn the move).
 Sampling draws focus, component and Gaussian noise from one seeded ``torch.Generator``;
 *mode* decoding takes the most probable focus and component and their mean.
 
