@@ -1,0 +1,144 @@
+"""Climbing-image NEB between two minima of a free cluster, with intermediate minima split off.
+
+DESIGN.md §7: ASE's ``NEB(..., method="improvedtangent", climb=True)`` — ``method`` is always
+passed (ASE 3.27.1 changed the default) — IDPP interpolation, FIRE on the band (never BFGS:
+319 s against 0.3 s measured), one calculator per image (:class:`LammpsEAM`, its own LAMMPS),
+a non-periodic cell. A free cluster's minima come in arbitrary frames, so the final minimum is
+Kabsch-aligned onto the initial one before interpolating and the band is kept free of rigid
+motion while it relaxes (``remove_rotation_and_translation``). The barrier is read off the
+climbing image; an unconverged band is reported as such (``converged`` False), never trusted.
+
+A band whose interior holds a local energy minimum that relaxes to a state distinct from both
+ends is not one elementary transition: :func:`minimum_energy_path` splits it there and runs a
+band on each part, recursively up to ``max_depth``. (Measured on a Pt adatom on the (100) facet
+of a Pt201 truncated octahedron: a 7-image band between neighbouring hollows converges on the
+direct hop, 0.718 eV, while a 13-image band finds a two-step path through an intermediate
+minimum, 0.438 eV per step. Enough images matter. The defaults, 9 images relaxed to 0.02 eV/Å,
+give a step's barrier within 5 meV of a 15-image band at 0.002 eV/Å; 7 images at 0.05 eV/Å
+missed it by 5.7 meV.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.mep import NEB
+from ase.optimize import FIRE
+
+from hopformer.physics.lammps_engine import LammpsEAM
+from hopformer.physics.states import align
+from hopformer.physics.structure import center_in_vacuum
+
+
+@dataclass(frozen=True)
+class Band:
+    """A relaxed band: ``positions`` (images, N, 3) in the initial minimum's frame,
+    ``energies`` (eV) of every image, ``converged`` (max NEB force ≤ ``fmax`` within the step
+    limit) and the optimiser ``steps`` taken."""
+
+    positions: np.ndarray
+    energies: np.ndarray
+    converged: bool
+    steps: int
+    fmax: float
+
+    @property
+    def saddle(self) -> int:
+        return int(np.argmax(self.energies))
+
+    @property
+    def barrier(self) -> float:
+        """Forward barrier, eV: the climbing image above the initial minimum."""
+        return float(self.energies.max() - self.energies[0])
+
+    @property
+    def reverse_barrier(self) -> float:
+        return float(self.energies.max() - self.energies[-1])
+
+    def interior_minima(self, tol: float = 1e-3) -> list[int]:
+        """Interior images lower than both neighbours by more than ``tol`` eV."""
+        e = self.energies
+        return [i for i in range(1, len(e) - 1) if e[i] < e[i - 1] - tol and e[i] < e[i + 1] - tol]
+
+
+def run_neb(
+    potential: str | os.PathLike,
+    numbers: np.ndarray,
+    initial: np.ndarray,
+    final: np.ndarray,
+    images: int = 9,
+    fmax: float = 0.02,
+    steps: int = 2000,
+    spring: float = 0.1,
+    vacuum: float = 10.0,
+) -> Band:
+    """One climbing-image band of ``images`` images (ends included) between two minima
+    (N, 3) in one atom order."""
+    if images < 5:
+        raise ValueError(f"a band needs at least 5 images, got {images}")
+    initial = np.asarray(initial, dtype=float)
+    final = align(initial, final)
+    box = center_in_vacuum(Atoms(numbers=numbers, positions=initial), vacuum)
+    shift = box.positions - initial
+    band = []
+    for k in range(images):
+        x = initial if k < images - 1 else final
+        atoms = Atoms(numbers=numbers, positions=x + shift, cell=box.cell, pbc=False)
+        atoms.calc = LammpsEAM(potential)
+        band.append(atoms)
+    neb = NEB(band, k=spring, climb=True, method="improvedtangent",
+              remove_rotation_and_translation=True)  # fmt: skip
+    neb.interpolate(method="idpp")
+    opt = FIRE(neb, logfile=None)
+    converged = bool(opt.run(fmax=fmax, steps=steps))
+    energies = np.array([a.get_potential_energy() for a in band])
+    positions = np.array([align(initial, a.positions - shift) for a in band])
+    return Band(positions, energies, converged, int(opt.nsteps), fmax)
+
+
+@dataclass(frozen=True)
+class Path:
+    """A minimum-energy path as elementary segments (one band each), in order."""
+
+    segments: list[Band]
+
+    @property
+    def converged(self) -> bool:
+        return all(s.converged for s in self.segments)
+
+    @property
+    def split(self) -> bool:
+        return len(self.segments) > 1
+
+
+def minimum_energy_path(
+    potential: str | os.PathLike,
+    numbers: np.ndarray,
+    initial: np.ndarray,
+    final: np.ndarray,
+    relax: Callable[[np.ndarray], np.ndarray | None],
+    same: Callable[[np.ndarray, np.ndarray], bool],
+    max_depth: int = 2,
+    **neb_options,
+) -> Path:
+    """Bands from ``initial`` to ``final``, split at intermediate minima (module doc).
+
+    ``relax(positions)`` quenches an image (None if that fails); ``same(a, b)`` is the
+    state-identity test.
+    """
+    band = run_neb(potential, numbers, initial, final, **neb_options)
+    if max_depth > 0:
+        for i in band.interior_minima():
+            x = relax(band.positions[i])
+            if x is None or same(x, initial) or same(x, final):
+                continue
+            first = minimum_energy_path(potential, numbers, initial, x, relax, same,
+                                        max_depth - 1, **neb_options)  # fmt: skip
+            second = minimum_energy_path(potential, numbers, x, final, relax, same,
+                                         max_depth - 1, **neb_options)  # fmt: skip
+            return Path(first.segments + second.segments)
+    return Path([band])
