@@ -135,12 +135,12 @@ def _train_transformer(args: argparse.Namespace) -> None:
 
 def _chosen(items: list, limit: int | None, seed: int, stream: int) -> list:
     """At most ``limit`` of ``items``, a seeded choice kept in the original order."""
-    import numpy as np
+    from hopformer.model.training import rng
 
     if limit is None or len(items) <= limit:
         return items
-    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
-    return [items[i] for i in sorted(rng.choice(len(items), size=limit, replace=False))]
+    picked = rng(seed, stream).choice(len(items), size=limit, replace=False)
+    return [items[i] for i in sorted(picked)]
 
 
 def _evaluate_transformer(args: argparse.Namespace) -> None:
@@ -148,7 +148,7 @@ def _evaluate_transformer(args: argparse.Namespace) -> None:
 
     from hopformer.data import schema
     from hopformer.data.shards import write_rows
-    from hopformer.model.evaluation import Judge, accuracy
+    from hopformer.model.evaluation import TEST_CHOICE_STREAM, Judge, accuracy
     from hopformer.model.examples import read_examples
     from hopformer.model.training import load_model
     from hopformer.physics.io import write_text_atomic
@@ -157,7 +157,7 @@ def _evaluate_transformer(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     examples = _chosen(read_examples(args.test, model.config.max_atoms), args.max_transitions,
-                       args.seed, 21)  # fmt: skip
+                       args.seed, TEST_CHOICE_STREAM)  # fmt: skip
     if not examples:
         raise ValueError(f"{args.test}: the test split is empty")
     judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
@@ -184,7 +184,7 @@ def _explore_transitions(args: argparse.Namespace) -> None:
 
     from hopformer.data import schema
     from hopformer.data.shards import write_rows
-    from hopformer.model.evaluation import Judge, explore
+    from hopformer.model.evaluation import STATE_CHOICE_STREAM, Judge, explore
     from hopformer.model.examples import read_examples
     from hopformer.model.training import load_model
     from hopformer.physics.io import write_json_atomic, write_text_atomic
@@ -194,7 +194,7 @@ def _explore_transitions(args: argparse.Namespace) -> None:
     groups = defaultdict(list)
     for ex in read_examples(args.test, model.config.max_atoms):
         groups[ex.initial_state].append(ex)
-    states = _chosen(sorted(groups), args.max_states, args.seed, 22)
+    states = _chosen(sorted(groups), args.max_states, args.seed, STATE_CHOICE_STREAM)
     judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
     rows, summary = explore(model, judge, {s: groups[s] for s in states}, args.samples,
                             args.surface_hints, args.seed,

@@ -27,6 +27,7 @@ from ase import Atoms
 
 from hopformer.model.examples import Example, collate, hint_sizes, top_k_atoms
 from hopformer.model.network import TransitionModel
+from hopformer.model.training import rng
 from hopformer.physics.engine import Engine
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.relax import Relaxed, relax_candidate
@@ -41,8 +42,8 @@ from hopformer.physics.states import (
 )
 from hopformer.physics.structure import center_in_vacuum
 
-# Streams under the evaluation seed.
-SAMPLE_STREAM, SURFACE_STREAM = 11, 12
+# Streams under the evaluation seed (numbers kept from the first version: same choices).
+SAMPLE_STREAM, SURFACE_STREAM, TEST_CHOICE_STREAM, STATE_CHOICE_STREAM = 11, 12, 21, 22
 
 
 class Judge:
@@ -161,7 +162,7 @@ def summarise(details: Sequence[dict]) -> list[dict]:
 
 
 # -- exploration --------------------------------------------------------------------------------
-def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 2000
+def surface_hint(x: np.ndarray, generator: np.random.Generator, tries: int = 2000
                  ) -> tuple[int, np.ndarray] | None:  # fmt: skip
     """One surface atom and a neighbouring empty site for it, chosen without any final state.
 
@@ -170,7 +171,7 @@ def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 2000
     the surface (its direction has a positive component along the atom's outward radius),
     that no other atom comes closer to than 0.85·a and that at least three atoms (other than
     the mover) touch within 1.25·a — a hollow site on the surface next to the atom, where an
-    atom could sit. Random draws from ``rng``; None if no site is found in ``tries``.
+    atom could sit. Random draws from ``generator``; None if no site is found in ``tries``.
     """
     x = x - x.mean(0)
     dist = np.linalg.norm(x[:, None] - x[None], axis=-1)
@@ -180,9 +181,9 @@ def surface_hint(x: np.ndarray, rng: np.random.Generator, tries: int = 2000
     if not surface.size:
         return None
     for _ in range(tries):
-        atom = int(rng.choice(surface))
+        atom = int(generator.choice(surface))
         normal = x[atom] / max(float(np.linalg.norm(x[atom])), 1e-9)
-        u = rng.normal(size=3)
+        u = generator.normal(size=3)
         u /= np.linalg.norm(u)
         if u.dot(normal) < 0.1:
             continue
@@ -214,9 +215,9 @@ def explore(
         cands = [(c, "sampled") for c in model_candidates(
             model, ex, empty, np.zeros((0, 3)), samples=samples, seed=_seed(seed, SAMPLE_STREAM, s)
         )] if samples else []  # fmt: skip
-        rng = np.random.default_rng(np.random.SeedSequence([seed, SURFACE_STREAM, s]))
+        sites = rng(seed, SURFACE_STREAM, s)
         for _ in range(surface_hints):
-            hint = surface_hint(ex.initial, rng)
+            hint = surface_hint(ex.initial, sites)
             if hint is None:
                 counts["no_surface_site"] += 1
                 continue

@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ase import Atoms
 from scipy.spatial.distance import pdist, squareform
 
 from hopformer.physics.engine import Engine
 from hopformer.physics.states import QUENCH_FMAX, quench
+from hopformer.physics.structure import OverlapError, check_overlaps
 
 OK = "ok"
 
@@ -52,9 +54,10 @@ def relax_candidate(
     positions = np.asarray(positions, dtype=float)
     if not np.all(np.isfinite(positions)):
         return Relaxed("overlap", detail="non-finite coordinates")
-    d = pdist(positions)
-    if len(d) and d.min() < min_distance:
-        return Relaxed("overlap", detail=f"closest pair {d.min():.3f} Å < {min_distance} Å")
+    try:
+        check_overlaps(Atoms(positions=positions), min_distance)
+    except OverlapError as exc:
+        return Relaxed("overlap", detail=str(exc))
     try:
         result = quench(engine, positions, fmax=fmax, max_steps=max_steps, restore=False)
     except RuntimeError as exc:
