@@ -11,11 +11,15 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "rules/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/reference.smk"
 include: "rules/splice.smk"
 include: "rules/dataset.smk"
 include: "rules/train.smk"
+include: "rules/validate.smk"
 
 
 rule all:
@@ -24,3 +28,4 @@ rule all:
         reference_outputs(),
         splice_outputs(),
         transformer_outputs(),
+        validation_outputs(),

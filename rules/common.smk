@@ -131,3 +131,30 @@ def transformer_outputs():
         result("evaluation/exploration.csv"),
         result("evaluation/exploration.json"),
     ]
+
+
+# -- validation ----------------------------------------------------------------------------------
+VALIDATION = config["validation"]
+# Keys of `validation` that change what a shard job computes (`shards` changes the fan-out).
+SHARD_KEYS = ["hint_sizes", "samples", "surface_hints", "max_states", "md_min_count", "images",
+              "neb_fmax", "neb_steps", "hessian_delta"]
+# Keys that change only the collected tables.
+COLLECT_KEYS = ["temperatures", "compare_min_count", "top_transitions"]
+
+
+def shard_files(ext):
+    return [result(f"validation/shards/shard-{s:03d}.{ext}") for s in range(VALIDATION["shards"])]
+
+
+def validation_outputs():
+    return [
+        *shard_files("parquet"),
+        result("validation/rates.parquet"),
+        result("validation/rates.csv"),
+        result("validation/top_transitions.csv"),
+        result("validation/md_vs_htst.csv"),
+        result("validation/summary.json"),
+        result("validation/paths"),
+        result("validation/mep.png"),
+        result("validation/md_vs_htst.png"),
+    ]

@@ -43,7 +43,12 @@ rule evaluate_transformer:
     output:
         accuracy=result("evaluation/accuracy.parquet"),
         csv=result("evaluation/accuracy.csv"),
-        plot=result("evaluation/accuracy.png"),
+        plot=report(
+            result("evaluation/accuracy.png"),
+            caption="report/accuracy.rst",
+            category="Transformer",
+            labels={"figure": "accuracy vs hint size"},
+        ),
         details=result("evaluation/accuracy_details.parquet"),
     params:
         args=cli_args(config["evaluation"], ["hint_sizes", "max_transitions"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from hopformer.physics.clusters import SHAPES
 from hopformer.physics.eam import PotentialFileError
@@ -204,6 +205,79 @@ def _explore_transitions(args: argparse.Namespace) -> None:
     flat = [c for c in schema.EXPLORATION.names if "positions" not in c and c != "numbers"]
     write_text_atomic(args.csv, _csv(rows, flat))
     write_json_atomic(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _validate_shard(args: argparse.Namespace) -> None:
+    import torch
+
+    from hopformer.data import schema
+    from hopformer.data.shards import write_rows
+    from hopformer.model.evaluation import STATE_CHOICE_STREAM, Judge
+    from hopformer.model.examples import read_examples
+    from hopformer.model.training import load_model
+    from hopformer.physics.io import write_json_atomic
+    from hopformer.validation.shard import (
+        ValidationConfig,
+        assign_shards,
+        run_shard,
+        shard_groups,
+    )
+
+    if not 0 <= args.shard < args.shards:
+        raise ValueError(f"--shard {args.shard}: expected 0..{args.shards - 1}")
+    config = ValidationConfig(tuple(args.hint_sizes), args.samples, args.surface_hints,
+                              args.images, args.neb_fmax, args.neb_steps,
+                              args.hessian_delta)  # fmt: skip
+    counts = {}
+    for split in (args.train, args.val, args.test):
+        for row in _rows(split, ["initial_state", "final_state", "count"]):
+            counts[(row["initial_state"], row["final_state"])] = row["count"]
+    test_states = sorted({r["initial_state"] for r in _rows(args.test, ["initial_state"])})
+    held = set(_chosen(test_states, args.max_states, args.seed, STATE_CHOICE_STREAM))
+    rows = []  # (example, MD count, held out): held-out states, and frequent MD transitions
+    for split, is_test in ((args.train, False), (args.val, False), (args.test, True)):
+        for ex in read_examples(split):
+            n = counts[(ex.initial_state, ex.final_state)]
+            held_out = is_test and ex.initial_state in held
+            if held_out or (args.md_min_count is not None and n >= args.md_min_count):
+                rows.append((ex, n, held_out))
+    groups = shard_groups(rows)
+    mine = set(assign_shards(list(groups), args.shards)[args.shard])
+    groups = {s: g for s, g in groups.items() if s in mine}
+    model = None
+    if any(h for _, h in groups.values()):
+        torch.set_num_threads(args.threads)
+        model = load_model(args.model)
+    judge = Judge(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+    print(f"shard {args.shard}/{args.shards}: {len(groups)} states "
+          f"({sum(h for _, h in groups.values())} held out)", flush=True)  # fmt: skip
+    table, summary = run_shard(groups, judge, config, args.seed, model,
+                               log=lambda m: print(m, flush=True))  # fmt: skip
+    judge.close()
+    write_rows(table, args.out, schema.VALIDATION)
+    write_json_atomic(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _rows(path: str, columns: list[str]) -> list[dict]:
+    from hopformer.data import schema
+    from hopformer.data.shards import read_table
+
+    return read_table(path, schema.DATASET).select(columns).to_pylist()
+
+
+def _collect_tables(args: argparse.Namespace) -> None:
+    from hopformer.validation.tables import collect
+
+    if len(args.summaries) != len(args.shards):
+        raise ValueError(f"{len(args.shards)} shards but {len(args.summaries)} summaries")
+    summaries = [json.loads(Path(p).read_text()) for p in args.summaries]
+    out = {k: getattr(args, k) for k in ("rates", "csv", "compare", "summary", "paths",
+                                         "mep_plot", "rate_plot")}  # fmt: skip
+    out["top"] = args.top_table
+    summary = collect(args.shards, summaries, args.md_rates, args.temperature, args.temperatures,
+                      args.compare_min_count, args.top_transitions, out)  # fmt: skip
     print(json.dumps(summary, indent=2))
 
 
@@ -430,6 +504,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True, help="counts (JSON)")
     p.set_defaults(func=_explore_transitions)
 
+    p = sub.add_parser("validate-shard", help="generate, relax, NEB and hTST for one shard")
+    p.add_argument("--model", required=True)
+    p.add_argument("--train", required=True, help="train split (Parquet)")
+    p.add_argument("--val", required=True, help="val split (Parquet)")
+    p.add_argument("--test", required=True, help="test split (Parquet): the held-out states")
+    judge_arguments(p)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--shards", type=int, required=True)
+    p.add_argument("--hint-sizes", type=_int_list, default=[1, 2, 4])
+    p.add_argument("--samples", type=int, default=4, help="draws with no hint per state")
+    p.add_argument("--surface-hints", type=int, default=4, help="one-surface-atom hints")
+    p.add_argument("--max-states", type=int, default=None, help="held-out states (all shards)")
+    p.add_argument(
+        "--md-min-count",
+        type=int,
+        default=None,
+        help="also validate MD transitions of other splits seen this often",
+    )
+    p.add_argument("--images", type=int, default=9)
+    p.add_argument("--neb-fmax", type=float, default=0.02, help="eV/Å")
+    p.add_argument("--neb-steps", type=int, default=1000)
+    p.add_argument("--hessian-delta", type=float, default=5e-3, help="Å")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="validated transitions (Parquet)")
+    p.add_argument("--summary", required=True, help="candidate and NEB counts (JSON)")
+    p.set_defaults(func=_validate_shard)
+
+    p = sub.add_parser("collect-tables", help="rate/energy tables, plots and paths")
+    p.add_argument("--shards", nargs="+", required=True, help="validate-shard outputs")
+    p.add_argument("--summaries", nargs="+", required=True, help="their summaries (JSON)")
+    p.add_argument("--md-rates", required=True, help="md/rates.parquet")
+    p.add_argument("--temperature", type=float, required=True, help="campaign temperature, K")
+    p.add_argument("--temperatures", type=_float_list, default=[], help="more T for k(T), K")
+    p.add_argument("--compare-min-count", type=int, default=20)
+    p.add_argument("--top-transitions", type=int, default=4, help="rows of the top table")
+    for name, what in (("rates", "rate/energy table (Parquet)"), ("csv", "the same as CSV"),
+                       ("top-table", "most common transitions (CSV)"),
+                       ("compare", "MD vs hTST rates (CSV)"), ("summary", "counts (JSON)"),
+                       ("paths", "folder of extxyz paths"), ("mep-plot", "MEP profiles (PNG)"),
+                       ("rate-plot", "hTST vs MD rates (PNG)")):  # fmt: skip
+        p.add_argument(f"--{name}", required=True, help=what)
+    p.set_defaults(func=_collect_tables)
+
     p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
     p.add_argument("--model", required=True)
     p.add_argument("--initial", required=True, help="initial structure (any ASE format)")
@@ -451,6 +568,13 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from exc
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 
-#: A campaign small enough for tests (≈ 40 s on 2 cores): a hot, briefly melted Pt55,
+#: A campaign small enough for tests (≈ 1 min on 2 cores): a hot, briefly melted Pt55,
 #: 2 rounds × 2 workers × 2 segments of 4 ps; a small transformer trained for 20 steps and
-#: judged on 3 held-out transitions and 2 explored states.
+#: judged on 3 held-out transitions and 2 explored states; 2 held-out states validated in 2
+#: shards (plus the MD transitions seen twice).
 TINY = {
     "cluster": {"melt_ps": 10.0},
     "splicing": {"temperature": 900.0, "rounds": 2, "workers": 2, "segments_per_worker": 2,
@@ -25,6 +26,8 @@ TINY = {
     "training": {"steps": 20, "batch_size": 4, "warmup_steps": 5, "checkpoint_every": 10},
     "evaluation": {"hint_sizes": [0, 1, 4], "max_transitions": 3, "samples": 2,
                    "surface_hints": 2, "max_states": 2},
+    "validation": {"shards": 2, "hint_sizes": [1], "samples": 1, "surface_hints": 1,
+                   "max_states": 2, "md_min_count": 2, "neb_steps": 300},
 }  # fmt: skip
 #: The jobs after the last splicing round, one each.
 TRANSFORMER_JOBS = {"make_dataset": 1, "train_transformer": 1, "evaluate_transformer": 1,
@@ -123,8 +126,17 @@ def every_job(config: dict) -> dict[str, int]:
     """The jobs of a full run of ``config``: the job count follows from the config alone."""
     s = config["splicing"]
     return {"make_potential": 1, "relax_cluster": 1, "run_segments": s["rounds"] * s["workers"],
-            "splice_round": s["rounds"], "tabulate_rates": 1, **TRANSFORMER_JOBS,
+            "splice_round": s["rounds"], "tabulate_rates": 1, **after_splicing(config),
             "all": 1}  # fmt: skip
+
+
+def validation_jobs(config: dict) -> dict[str, int]:
+    return {"validate_shard": config["validation"]["shards"], "collect_tables": 1}
+
+
+def after_splicing(config: dict) -> dict[str, int]:
+    """The jobs downstream of the splicing stage (all rerun when the MD data change)."""
+    return {**TRANSFORMER_JOBS, **validation_jobs(config)}
 
 
 def processes(*argv: str) -> list[int]:

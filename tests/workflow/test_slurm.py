@@ -58,6 +58,7 @@ def _tables(results: Path) -> dict:
         **{f"dataset/{s}.parquet": schema.DATASET for s in ("train", "val", "test")},
         "evaluation/accuracy.parquet": schema.ACCURACY,
         "evaluation/exploration.parquet": schema.EXPLORATION,
+        "validation/rates.parquet": schema.RATE_TABLE,
     }
     return {name: read_table(results / name, s) for name, s in files.items()}
 

@@ -9,7 +9,7 @@ import time
 
 import pyarrow.dataset as ds
 import yaml
-from harness import REPO, TRANSFORMER_JOBS, every_job, planned_jobs, processes
+from harness import REPO, after_splicing, every_job, planned_jobs, processes
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
@@ -50,12 +50,13 @@ def test_edits_rerun_exactly_the_affected_jobs(done):
 
     planned_after = done.planned_after
 
-    assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "all": 1}
+    assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "collect_tables": 1,
+                                                      "all": 1}  # fmt: skip
     assert planned_after("splicing", "rounds", 3) == {
-        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, **TRANSFORMER_JOBS,
+        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, **after_splicing(done.config()),
         "all": 1}  # fmt: skip
     assert planned_after("splicing", "block_ps", 0.5) == {
-        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, **TRANSFORMER_JOBS,
+        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, **after_splicing(done.config()),
         "all": 1}  # fmt: skip
     everything_but_potential = every_job(done.config())
     del everything_but_potential["make_potential"]

@@ -55,7 +55,8 @@ def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
 def test_transformer_edits_rerun_only_what_depends_on_them(done):
     planned_after = done.planned_after
 
-    downstream = {"evaluate_transformer": 1, "explore_transitions": 1, "all": 1}
+    downstream = {"evaluate_transformer": 1, "explore_transitions": 1, "validate_shard": 2,
+                  "collect_tables": 1, "all": 1}  # fmt: skip
     assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
     assert planned_after("evaluation", "hint_sizes", [0, 2]) == {
         "evaluate_transformer": 1, "all": 1}  # fmt: skip

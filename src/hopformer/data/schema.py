@@ -207,3 +207,70 @@ EXPLORATION = pa.schema(
         pa.field("final_positions", POSITIONS, nullable=False),
     ]
 )
+
+_NEB = [
+    pa.field("neb_status", pa.string(), nullable=False,
+             metadata={"doc": "ok | split | unconverged | no_saddle | not_first_order | rejected"}),
+    pa.field("neb_detail", pa.string(), nullable=False, metadata={"doc": "why, when not ok"}),
+    pa.field("neb_segments", pa.int32(), nullable=False, metadata={"doc": "bands in the path"}),
+    pa.field("neb_steps", pa.int64(), nullable=False, metadata={"doc": "FIRE steps, all bands"}),
+    pa.field("saddle_energy", pa.float64(), nullable=True, metadata={"doc": "eV; ok rows only"}),
+    pa.field("barrier", pa.float64(), nullable=True, metadata={"doc": "forward Ea, eV"}),
+    pa.field("reverse_barrier", pa.float64(), nullable=True, metadata={"doc": "eV"}),
+    pa.field("prefactor_thz", pa.float64(), nullable=True, metadata={"doc": "Vineyard ν"}),
+    pa.field("imaginary_modes", pa.int32(), nullable=False,
+             metadata={"doc": "at the climbing image; -1: not computed"}),
+]  # fmt: skip
+
+_FOUND = [
+    pa.field("transition_id", pa.string(), nullable=False,
+             metadata={"doc": "<initial_state>-<final_state>, or <initial_state>-n<k> if novel"}),
+    pa.field("initial_state", pa.int64(), nullable=False),
+    pa.field("final_state", pa.int64(), nullable=False, metadata={"doc": "MD id; -1: novel"}),
+    pa.field("initial_key", pa.string(), nullable=False),
+    pa.field("final_key", pa.string(), nullable=False),
+    pa.field("initial_energy", pa.float64(), nullable=False),
+    pa.field("final_energy", pa.float64(), nullable=False),
+    pa.field("delta_energy", pa.float64(), nullable=False),
+    pa.field("max_displacement", pa.float64(), nullable=False),
+    pa.field("hyperdistance", pa.float64(), nullable=False),
+    pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+    pa.field("found_by", pa.string(), nullable=False, metadata={"doc": "md | model | both"}),
+    pa.field("novel", pa.bool_(), nullable=False, metadata={"doc": "MD never saw it"}),
+    pa.field("md_count", pa.int64(), nullable=False, metadata={"doc": "0 if MD never saw it"}),
+    pa.field("model_candidates", pa.int64(), nullable=False, metadata={"doc": "that found it"}),
+    pa.field("hint_kinds", pa.string(), nullable=False),
+    pa.field("held_out", pa.bool_(), nullable=False, metadata={"doc": "state in the test split"}),
+]  # fmt: skip
+
+#: One validated transition per row (validation/shard-<s>.parquet): who found it, NEB, hTST
+#: prefactor, and the whole path (images of all bands, ends shared) for plots and extxyz.
+VALIDATION = pa.schema(
+    _FOUND
+    + _NEB
+    + [
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("initial_positions", POSITIONS, nullable=False),
+        pa.field("final_positions", POSITIONS, nullable=False),
+        pa.field("path_images", pa.int32(), nullable=False),
+        pa.field("path_energies", POSITIONS, nullable=False, metadata={"doc": "eV, from 0"}),
+        pa.field("path_positions", POSITIONS, nullable=False, metadata={"doc": "images × 3N"}),
+    ]
+)
+
+#: The campaign's rate/energy table (validation/rates.parquet): VALIDATION without the
+#: geometry, plus hTST rates k = ν exp(−Ea/kT) at the campaign temperature and at
+#: validation.temperatures, and the MD rate of the same transition when MD saw it.
+RATE_TABLE = pa.schema(
+    _FOUND
+    + _NEB
+    + [
+        pa.field("temperature", pa.float64(), nullable=False, metadata={"doc": "campaign, K"}),
+        pa.field("htst_rate_per_ps", pa.float64(), nullable=True, metadata={"doc": "at T"}),
+        pa.field("md_rate_per_ps", pa.float64(), nullable=True, metadata={"doc": "N_ij / τ_i"}),
+        pa.field("md_rate_stderr_per_ps", pa.float64(), nullable=True),
+        pa.field("htst_temperatures", POSITIONS, nullable=False, metadata={"doc": "K"}),
+        pa.field("htst_rates_per_ps", POSITIONS, nullable=False,
+                 metadata={"doc": "at htst_temperatures; NaN-free: empty when no rate"}),
+    ]
+)  # fmt: skip

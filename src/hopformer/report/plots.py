@@ -38,3 +38,69 @@ def plot_accuracy(rows: Sequence[dict], path: str | os.PathLike, title: str = ""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def plot_mep(rows: Sequence[dict], path: str | os.PathLike, most: int = 12) -> None:
+    """Minimum-energy paths (relative energy against the path's arc length, Å) of up to
+    ``most`` transitions: the ones MD saw most, then the novel ones with the lowest barrier."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=120)
+    drawn = [r for r in rows if r["path_images"]]
+    seen = sorted((r for r in drawn if r["md_count"] > 0), key=lambda r: -r["md_count"])
+    novel = sorted((r for r in drawn if r["md_count"] == 0 and r["barrier"] is not None),
+                   key=lambda r: r["barrier"])  # fmt: skip
+    chosen = seen[: most // 2] + novel[: most - min(len(seen), most // 2)]
+    chosen += [r for r in seen[most // 2 :] if len(chosen) < most]
+    for r in chosen:
+        n = len(r["numbers"])
+        x = np.reshape(r["path_positions"], (-1, n, 3))
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(x, axis=0), axis=(1, 2)))])
+        style = "-" if r["neb_status"] == "ok" else ":"
+        label = f"{r['transition_id']} ({r['found_by']}, {r['neb_status']})"
+        ax.plot(arc, r["path_energies"], style, marker="o", ms=3, label=label)
+    ax.set_xlabel("path length (hyperdistance along the band), Å")
+    ax.set_ylabel("energy relative to the initial minimum, eV")
+    ax.grid(alpha=0.3)
+    if chosen:
+        ax.legend(fontsize=6, ncol=2, loc="best")
+    ax.set_title(f"minimum-energy paths ({len(chosen)} of {len(drawn)})")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def plot_rates(pairs: Sequence[dict], min_count: int, temperature: float,
+               path: str | os.PathLike) -> None:  # fmt: skip
+    """hTST rate against MD rate (log–log) with the 1:1 line and the ×3 band; transitions MD
+    saw at least ``min_count`` times are filled, the rest hollow."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, 4.6), dpi=120)
+    for filled, group in ((True, [p for p in pairs if p["md_count"] >= min_count]),
+                          (False, [p for p in pairs if p["md_count"] < min_count])):  # fmt: skip
+        if not group:
+            continue
+        label = f"MD count ≥ {min_count}" if filled else f"MD count < {min_count}"
+        ax.errorbar([p["md_rate_per_ps"] for p in group], [p["htst_rate_per_ps"] for p in group],
+                    xerr=[p["md_rate_stderr_per_ps"] for p in group], fmt="o",
+                    mfc=None if filled else "none", ms=5, label=label, alpha=0.8)  # fmt: skip
+    values = [v for p in pairs for v in (p["md_rate_per_ps"], p["htst_rate_per_ps"]) if v > 0]
+    lo, hi = (min(values) / 3, max(values) * 3) if values else (1e-3, 1.0)
+    ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="hTST = MD")
+    ax.fill_between([lo, hi], [lo / 3, hi / 3], [lo * 3, hi * 3], color="grey", alpha=0.15,
+                    label="within ×3")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("MD rate N_ij / τ_i, 1/ps")
+    ax.set_ylabel("harmonic-TST rate ν·exp(−Ea/kT), 1/ps")
+    ax.set_title(f"rates at {temperature:g} K ({len(pairs)} transitions)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

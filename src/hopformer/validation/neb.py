@@ -38,13 +38,16 @@ from hopformer.physics.structure import center_in_vacuum
 class Band:
     """A relaxed band: ``positions`` (images, N, 3) in the initial minimum's frame,
     ``energies`` (eV) of every image, ``converged`` (max NEB force ≤ ``fmax`` within the step
-    limit) and the optimiser ``steps`` taken."""
+    limit), the optimiser ``steps`` taken, and ``climbed`` (the top image climbed to the
+    saddle). ``status`` says what the band is (see :attr:`status`)."""
 
     positions: np.ndarray
     energies: np.ndarray
     converged: bool
     steps: int
     fmax: float
+    climbed: bool = False
+    note: str = ""
 
     @property
     def saddle(self) -> int:
@@ -59,10 +62,25 @@ class Band:
     def reverse_barrier(self) -> float:
         return float(self.energies.max() - self.energies[-1])
 
+    @property
+    def status(self) -> str:
+        """``ok`` (converged, climbed to a saddle), ``unconverged``, ``intermediate_minimum``
+        (the plain band has an interior minimum: not one elementary step), or ``no_saddle``
+        (converged, but no interior image above both ends: no barrier the band resolves)."""
+        if not self.converged:
+            return "unconverged"
+        if self.climbed:
+            return "ok"
+        return "intermediate_minimum" if self.interior_minima() else "no_saddle"
+
     def interior_minima(self, tol: float = 1e-3) -> list[int]:
         """Interior images lower than both neighbours by more than ``tol`` eV."""
         e = self.energies
         return [i for i in range(1, len(e) - 1) if e[i] < e[i - 1] - tol and e[i] < e[i + 1] - tol]
+
+    def has_interior_maximum(self, tol: float = 1e-3) -> bool:
+        e = self.energies
+        return bool(e[1:-1].max() > max(e[0], e[-1]) + tol)
 
 
 def run_neb(
@@ -75,9 +93,18 @@ def run_neb(
     steps: int = 2000,
     spring: float = 0.1,
     vacuum: float = 10.0,
+    stop_at_minima: bool = False,
+    runaway: float = 2.0,
 ) -> Band:
-    """One climbing-image band of ``images`` images (ends included) between two minima
-    (N, 3) in one atom order."""
+    """One band of ``images`` images (ends included) between two minima (N, 3) in one atom
+    order: a plain band relaxed to ``fmax`` first, then the top image climbs to the saddle.
+
+    The climb is skipped when the plain band has no interior maximum (status ``no_saddle``)
+    and, with ``stop_at_minima``, when it has an interior minimum (the caller splits there).
+    A climbing image with no saddle near it climbs the repulsive wall instead (measured on
+    Pt55: 40 eV within 300 steps); if the band's top rises ``runaway`` eV above the plain
+    band's top, the climb stops and the band is reported unconverged.
+    """
     if images < 5:
         raise ValueError(f"a band needs at least 5 images, got {images}")
     initial = np.asarray(initial, dtype=float)
@@ -90,14 +117,35 @@ def run_neb(
         atoms = Atoms(numbers=numbers, positions=x + shift, cell=box.cell, pbc=False)
         atoms.calc = LammpsEAM(potential)
         band.append(atoms)
-    neb = NEB(band, k=spring, climb=True, method="improvedtangent",
+    neb = NEB(band, k=spring, climb=False, method="improvedtangent",
               remove_rotation_and_translation=True)  # fmt: skip
     neb.interpolate(method="idpp")
+
+    def result(converged: bool, taken: int, climbed: bool, note: str = "") -> Band:
+        energies = np.array([a.get_potential_energy() for a in band])
+        positions = np.array([align(initial, a.positions - shift) for a in band])
+        return Band(positions, energies, converged, taken, fmax, climbed, note)
+
     opt = FIRE(neb, logfile=None)
     converged = bool(opt.run(fmax=fmax, steps=steps))
-    energies = np.array([a.get_potential_energy() for a in band])
-    positions = np.array([align(initial, a.positions - shift) for a in band])
-    return Band(positions, energies, converged, int(opt.nsteps), fmax)
+    taken = int(opt.nsteps)
+    plain = result(converged, taken, False)
+    if not converged or not plain.has_interior_maximum():
+        return plain
+    if stop_at_minima and plain.interior_minima():
+        return plain
+    top = plain.energies.max()
+    neb.climb = True
+    opt = FIRE(neb, logfile=None)
+    budget = steps - plain.steps
+    while True:
+        converged = bool(opt.run(fmax=fmax, steps=min(50, budget - opt.nsteps)))
+        taken = plain.steps + int(opt.nsteps)
+        if converged or opt.nsteps >= budget:
+            return result(converged, taken, True)
+        if max(a.get_potential_energy() for a in band) > top + runaway:
+            note = f"the climbing image ran away (> {runaway} eV above the band)"
+            return result(False, taken, True, note)
 
 
 @dataclass(frozen=True)
@@ -130,7 +178,8 @@ def minimum_energy_path(
     ``relax(positions)`` quenches an image (None if that fails); ``same(a, b)`` is the
     state-identity test.
     """
-    band = run_neb(potential, numbers, initial, final, **neb_options)
+    band = run_neb(potential, numbers, initial, final, stop_at_minima=max_depth > 0,
+                   **neb_options)  # fmt: skip
     if max_depth > 0:
         for i in band.interior_minima():
             x = relax(band.positions[i])
@@ -141,4 +190,7 @@ def minimum_energy_path(
             second = minimum_energy_path(potential, numbers, x, final, relax, same,
                                          max_depth - 1, **neb_options)  # fmt: skip
             return Path(first.segments + second.segments)
+        if band.status == "intermediate_minimum" and band.has_interior_maximum():
+            # The interior minima relax back into an end: not a split, climb after all.
+            band = run_neb(potential, numbers, initial, final, **neb_options)
     return Path([band])

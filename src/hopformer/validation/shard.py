@@ -1,0 +1,355 @@
+"""Predict + validate one shard of initial states (rule ``validate_shard``, DESIGN.md §7).
+
+For every **held-out** initial state (the test split: the model never saw it) the shard
+
+1. takes the MD transitions out of it (already quenched minima),
+2. generates model candidates: for each MD transition and each k of ``hint_sizes`` the mode
+   candidate with the k most-displaced atoms as hint (evaluation hints), plus ``samples``
+   unhinted draws and ``surface_hints`` one-surface-atom hints (exploration hints, made
+   without any final state),
+3. relaxes every candidate with the splicing quench; rejected candidates (overlap, not
+   converged, fragmented) and candidates that fall back into the initial state are counted
+   with their reason and dropped — they never stop the shard,
+4. merges identical final states (state-identity test), so each distinct transition is
+   validated once and knows who found it: ``md``, ``model`` or ``both``,
+5. validates each distinct transition: both ends must be minima (no overlap, max force ≤
+   ``end_fmax``), then a climbing-image NEB split at intermediate minima
+   (:mod:`hopformer.validation.neb`), then — for one converged elementary step — the
+   Vineyard prefactor from finite-difference Hessians at the minimum and the climbing image
+   (:mod:`hopformer.validation.htst`).
+
+States from the other splits enter only through their MD transitions seen at least
+``md_min_count`` times (no model candidates: the model trained on them); they give the
+MD-vs-hTST rate comparison its statistics.
+
+A row's ``neb_status``: ``ok`` (one converged elementary step with a first-order saddle:
+barrier and prefactor set), ``split`` (intermediate minima: not elementary), ``unconverged``,
+``no_saddle`` (no interior maximum the band resolves), ``not_first_order`` (the climbing
+image's Hessian has other than one imaginary mode), ``rejected`` (an end is not a minimum).
+Only ``ok`` rows carry a barrier and a rate; the others say why in ``neb_detail``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses
+
+from hopformer.model.evaluation import (
+    SAMPLE_STREAM,
+    SURFACE_STREAM,
+    Judge,
+    model_candidates,
+    surface_hint,
+)
+from hopformer.model.examples import Example, top_k_atoms
+from hopformer.model.network import TransitionModel
+from hopformer.model.training import rng
+from hopformer.physics.engine import fmax_of
+from hopformer.physics.states import MOVED, align, hyperdistance, max_displacement, state_key
+from hopformer.physics.structure import OverlapError, check_overlaps
+from hopformer.validation.htst import frequencies, hessian, vineyard
+from hopformer.validation.neb import Path, minimum_energy_path
+
+# Stream of the exploration draws under the campaign seed, distinct from evaluation's.
+VALIDATE_STREAM = 31
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    hint_sizes: tuple[int, ...] = (1, 2, 4)
+    samples: int = 4
+    surface_hints: int = 4
+    images: int = 9
+    neb_fmax: float = 0.02
+    neb_steps: int = 1000
+    hessian_delta: float = 5e-3
+    end_fmax: float = 0.01
+
+    def __post_init__(self):
+        if not 7 <= self.images <= 11:
+            raise ValueError(f"validation.images = {self.images}: expected 7..11 (DESIGN.md §7)")
+        if not self.neb_fmax > 0 or not self.hessian_delta > 0 or not self.end_fmax > 0:
+            raise ValueError("validation.neb_fmax, hessian_delta and end_fmax must be positive")
+        if min(self.hint_sizes, default=1) < 1:
+            raise ValueError(f"validation.hint_sizes = {list(self.hint_sizes)}: expected k ≥ 1")
+
+
+def assign_shards(states: Sequence[int], shards: int) -> list[list[int]]:
+    """States (sorted) dealt round-robin to ``shards`` shards."""
+    if shards < 1:
+        raise ValueError(f"validation.shards = {shards}: expected ≥ 1")
+    ordered = sorted(set(states))
+    return [ordered[s::shards] for s in range(shards)]
+
+
+@dataclass
+class Found:
+    """One distinct final state out of an initial state, in ``initial``'s frame."""
+
+    initial: np.ndarray
+    final: np.ndarray
+    final_energy: float
+    md_final_state: int = -1
+    md_count: int = 0
+    sources: set[str] | None = None
+    kinds: set[str] | None = None
+    candidates: int = 0
+
+
+def validate_state(
+    state: int,
+    md: Sequence[tuple[Example, int]],
+    judge: Judge,
+    config: ValidationConfig,
+    seed: int,
+    model: TransitionModel | None = None,
+    extra: Sequence[tuple[np.ndarray, str]] = (),
+    log: Callable[[str], None] = lambda m: None,
+) -> tuple[list[dict], Counter]:
+    """Rows (one per distinct transition out of ``state``) and candidate counts.
+
+    ``md`` holds the MD transitions out of ``state`` with their MD counts (the first gives
+    the frame of the unhinted candidates); ``model`` None validates the MD transitions only.
+    ``extra`` adds hand-made candidates (positions in the first transition's frame, kind).
+    """
+    counts: Counter = Counter()
+    ex0 = md[0][0]
+    numbers = ex0.numbers
+    found = [Found(ex.initial, ex.final, judge.energy(ex.final, numbers), ex.final_state, n,
+                   {"md"}, set()) for ex, n in md]  # fmt: skip
+    candidates: list[tuple[np.ndarray, np.ndarray, str]] = [(ex0.initial, x, kind)
+                                                           for x, kind in extra]  # fmt: skip
+    if model is not None:
+        candidates += _model_candidates(model, state, [ex for ex, _ in md], config, seed)
+    for initial, cand, kind in candidates:
+        counts[f"{kind}_candidates"] += 1
+        res = judge.relax(cand, numbers)
+        if not res.ok:
+            counts[f"rejected_{res.status}"] += 1
+            continue
+        if judge.same(initial, res.positions, numbers):
+            counts["back_to_initial"] += 1
+            continue
+        counts["new_minimum"] += 1
+        hit = next((f for f in found if judge.same(f.final, res.positions, numbers)), None)
+        if hit is None:
+            hit = Found(initial, align(initial, res.positions), res.energy, sources=set(),
+                        kinds=set())  # fmt: skip
+            found.append(hit)
+        hit.sources.add("model")
+        hit.kinds.add(kind)
+        hit.candidates += 1
+    e_initial = judge.energy(ex0.initial, numbers)
+    freq_initial = _spectrum(judge, numbers, ex0.initial, config)
+    rows = []
+    novel = 0
+    for f in found:
+        if f.md_final_state >= 0:
+            tid = f"{state}-{f.md_final_state}"
+        else:
+            tid, novel = f"{state}-n{novel}", novel + 1
+        row = _transition_row(tid, state, f, numbers, e_initial, judge)
+        row |= validate_pair(judge, numbers, f.initial, f.final, config, freq_initial)
+        rows.append(row)
+        log(f"state {state}: {tid} {row['neb_status']} Ea={row['barrier']}"
+            f" found by {row['found_by']}")  # fmt: skip
+    return rows, counts
+
+
+def _model_candidates(model: TransitionModel, state: int, md: Sequence[Example],
+                      config: ValidationConfig, seed: int
+                      ) -> list[tuple[np.ndarray, np.ndarray, str]]:  # fmt: skip
+    out = []
+    for ex in md:  # evaluation hints: the k atoms that move most in each MD transition
+        for k in config.hint_sizes:
+            if k > ex.natoms // 2:
+                continue
+            atoms = top_k_atoms(ex, k)
+            cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
+            out.append((ex.initial, cand, f"hint{k}"))
+    ex0 = md[0]
+    if config.samples:
+        draw_seed = int(rng(seed, VALIDATE_STREAM, SAMPLE_STREAM, state).integers(2**31))
+        empty = np.zeros(0, dtype=np.int64)
+        for cand in model_candidates(model, ex0, empty, np.zeros((0, 3)), samples=config.samples,
+                                     seed=draw_seed):  # fmt: skip
+            out.append((ex0.initial, cand, "sampled"))
+    sites = rng(seed, VALIDATE_STREAM, SURFACE_STREAM, state)
+    centre = ex0.initial.mean(0)
+    for _ in range(config.surface_hints):
+        hint = surface_hint(ex0.initial, sites)
+        if hint is None:
+            continue
+        atom, site = hint
+        cand = model_candidates(model, ex0, np.array([atom]), (site + centre)[None], mode=True)
+        out.append((ex0.initial, cand[0], "surface"))
+    return out
+
+
+def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float,
+                    judge: Judge) -> dict:  # fmt: skip
+    disp = np.linalg.norm(f.final - f.initial, axis=1)
+    sources = f.sources or set()
+    found_by = "both" if sources == {"md", "model"} else next(iter(sources))
+    return {
+        "transition_id": tid, "initial_state": state, "final_state": f.md_final_state,
+        "initial_key": state_key(e_initial, numbers),
+        "final_key": state_key(f.final_energy, numbers),
+        "initial_energy": e_initial, "final_energy": f.final_energy,
+        "delta_energy": f.final_energy - e_initial,
+        "max_displacement": max_displacement(f.initial, f.final),
+        "hyperdistance": hyperdistance(f.initial, f.final),
+        "atoms_moved": int((disp > MOVED).sum()),
+        "found_by": found_by, "novel": f.md_final_state < 0, "md_count": f.md_count,
+        "model_candidates": f.candidates, "hint_kinds": ",".join(sorted(f.kinds or ())),
+        "numbers": numbers, "initial_positions": f.initial, "final_positions": f.final,
+    }  # fmt: skip
+
+
+def _spectrum(judge: Judge, numbers: np.ndarray, x: np.ndarray, config: ValidationConfig
+              ) -> np.ndarray:  # fmt: skip
+    engine = judge.engine(numbers, x)
+    return frequencies(hessian(engine, x, config.hessian_delta), atomic_masses[numbers], x)
+
+
+def end_problem(judge: Judge, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
+    """Why ``x`` cannot be an end of a band ('' when it can: no overlap, a minimum)."""
+    if not np.all(np.isfinite(x)):
+        return "non-finite coordinates"
+    try:
+        check_overlaps(Atoms(numbers=numbers, positions=x), min_distance=1.0)
+    except OverlapError as exc:
+        return f"overlapping atoms ({exc})"
+    engine = judge.engine(numbers, x)
+    engine.set_positions(x)
+    f = fmax_of(engine.forces())
+    if f > end_fmax:
+        return f"not a minimum (max force {f:.3g} eV/Å > {end_fmax:g})"
+    return ""
+
+
+def validate_pair(
+    judge: Judge,
+    numbers: np.ndarray,
+    initial: np.ndarray,
+    final: np.ndarray,
+    config: ValidationConfig,
+    freq_initial: np.ndarray | None = None,
+) -> dict:
+    """NEB + hTST columns of one transition (see the module doc for ``neb_status``)."""
+    out = {"neb_status": "rejected", "neb_detail": "", "neb_segments": 0, "neb_steps": 0,
+           "saddle_energy": None, "barrier": None, "reverse_barrier": None,
+           "prefactor_thz": None, "imaginary_modes": -1, "path_images": 0,
+           "path_energies": [], "path_positions": []}  # fmt: skip
+    for name, x in (("initial", initial), ("final", final)):
+        problem = end_problem(judge, numbers, x, config.end_fmax)
+        if problem:
+            out["neb_detail"] = f"{name} end: {problem}"
+            return out
+
+    def relax(x: np.ndarray) -> np.ndarray | None:
+        res = judge.relax(x, numbers)
+        return res.positions if res.ok else None
+
+    path: Path = minimum_energy_path(judge.potential, numbers, initial, final, relax,
+                                     lambda a, b: judge.same(a, b, numbers),
+                                     images=config.images, fmax=config.neb_fmax,
+                                     steps=config.neb_steps, vacuum=judge.vacuum)  # fmt: skip
+    energies = np.concatenate([s.energies if i == 0 else s.energies[1:]
+                               for i, s in enumerate(path.segments)])  # fmt: skip
+    positions = np.concatenate([s.positions if i == 0 else s.positions[1:]
+                                for i, s in enumerate(path.segments)])  # fmt: skip
+    out |= {"neb_segments": len(path.segments), "neb_steps": sum(s.steps for s in path.segments),
+            "path_images": len(energies), "path_energies": energies - energies[0],
+            "path_positions": positions}  # fmt: skip
+    if path.split:
+        out["neb_status"] = "split"
+        out["neb_detail"] = (
+            f"{len(path.segments) - 1} intermediate minima; segment barriers "
+            + ", ".join(f"{s.barrier:.3f}" for s in path.segments)
+            + " eV"
+        )
+        return out
+    band = path.segments[0]
+    out["neb_status"] = band.status
+    if band.status != "ok":
+        out["neb_detail"] = band.note or {
+            "unconverged": f"band not converged to {band.fmax} eV/Å in {band.steps} steps",
+            "no_saddle": "no interior maximum above both ends",
+            "intermediate_minimum": "interior minimum that relaxes into an end",
+        }.get(band.status, "")  # fmt: skip
+        return out
+    saddle = band.positions[band.saddle]
+    out |= {"saddle_energy": float(band.energies.max()), "barrier": band.barrier,
+            "reverse_barrier": band.reverse_barrier}  # fmt: skip
+    if freq_initial is None:
+        freq_initial = _spectrum(judge, numbers, initial, config)
+    v = vineyard(freq_initial, _spectrum(judge, numbers, saddle, config))
+    out["imaginary_modes"] = v.imaginary
+    if v.prefactor is None:
+        out["neb_status"], out["neb_detail"] = "not_first_order", v.reason
+        out["barrier"] = out["reverse_barrier"] = out["saddle_energy"] = None
+        return out
+    out["prefactor_thz"] = v.prefactor
+    return out
+
+
+def shard_groups(examples: Sequence[tuple[Example, int, bool]]
+                 ) -> dict[int, tuple[list[tuple[Example, int]], bool]]:  # fmt: skip
+    """(example, MD count, held out) rows grouped by initial state; a state is held out when
+    its transitions come from the test split."""
+    groups: dict[int, tuple[list[tuple[Example, int]], bool]] = {}
+    for ex, count, held in examples:
+        group, was_held = groups.get(ex.initial_state, ([], held))
+        group.append((ex, count))
+        groups[ex.initial_state] = (group, was_held or held)
+    return groups
+
+
+def run_shard(
+    groups: dict[int, tuple[list[tuple[Example, int]], bool]],
+    judge: Judge,
+    config: ValidationConfig,
+    seed: int,
+    model: TransitionModel | None,
+    log: Callable[[str], None] = lambda m: None,
+) -> tuple[list[dict], dict]:
+    """Every state of one shard: rows and a summary of counts."""
+    rows: list[dict] = []
+    counts: Counter = Counter()
+    for state in sorted(groups):
+        md, held = groups[state]
+        r, c = validate_state(state, md, judge, config, seed, model if held else None, log=log)
+        for row in r:
+            row["held_out"] = held
+        rows += r
+        counts += c
+        counts["held_out_states" if held else "md_only_states"] += 1
+    counts.update(f"neb_{r['neb_status']}" for r in rows)
+    counts.update(f"found_by_{r['found_by']}" for r in rows)
+    return rows, dict(sorted(counts.items()))
+
+
+def write_path(row: dict, path: str | os.PathLike) -> None:
+    """The band of one validated transition as a multi-frame extxyz (OVITO, ase gui)."""
+    from ase.io import write
+
+    from hopformer.physics.io import atomic_path
+
+    numbers = np.asarray(row["numbers"])
+    n = len(numbers)
+    images = np.reshape(row["path_positions"], (-1, n, 3))
+    frames = []
+    for i, (x, e) in enumerate(zip(images, row["path_energies"], strict=True)):
+        atoms = Atoms(numbers=numbers, positions=x - x.mean(0))
+        atoms.info.update(image=i, relative_energy=float(e), transition=row["transition_id"],
+                          neb_status=row["neb_status"])  # fmt: skip
+        frames.append(atoms)
+    with atomic_path(path) as tmp:
+        write(tmp, frames, format="extxyz")

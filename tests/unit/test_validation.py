@@ -1,0 +1,133 @@
+"""Validating transitions of a real Pt55 (one state, NEB + hTST) and collecting the tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hopformer.model.evaluation import Judge
+from hopformer.model.examples import Example
+from hopformer.validation.htst import K_B
+from hopformer.validation.shard import (
+    ValidationConfig,
+    assign_shards,
+    validate_pair,
+    validate_state,
+)
+from hopformer.validation.tables import compare_rates, rate_table, top_transitions
+
+
+def _example(row) -> Example:
+    n = len(row["numbers"])
+    x0, x1 = (np.reshape(row[c], (n, 3)) for c in ("initial_positions", "final_positions"))
+    return Example(np.asarray(row["numbers"], dtype=np.int64), x0, x1, 0, 1, row["atoms_moved"])
+
+
+@pytest.fixture(scope="module")
+def judge(pt_potential):
+    j = Judge(pt_potential)
+    yield j
+    j.close()
+
+
+def test_bad_candidates_are_rejected_with_a_reason_and_the_state_completes(judge, pt55_transitions):
+    ex = _example(pt55_transitions[0])
+    overlapping = ex.initial.copy()
+    overlapping[1] = overlapping[0] + 0.3
+    fragment = ex.initial.copy()
+    fragment[0] += 30.0
+    near_final = ex.final + 0.02  # relaxes into MD's final state: found by both
+    extra = [(overlapping, "hand"), (fragment, "hand"), (near_final, "hand"),
+             (np.full_like(ex.initial, np.nan), "hand")]  # fmt: skip
+    rows, counts = validate_state(0, [(ex, 2)], judge, ValidationConfig(), seed=1, extra=extra)
+    assert counts["hand_candidates"] == 4
+    assert counts["rejected_overlap"] == 2 and counts["rejected_fragmented"] == 1
+    assert len(rows) == 1, "every candidate was rejected or found MD's own final state"
+    row = rows[0]
+    assert row["found_by"] == "both" and row["md_count"] == 2 and not row["novel"]
+    assert row["transition_id"] == "0-1" and row["model_candidates"] == 1
+    assert row["neb_status"] in {"ok", "split", "no_saddle", "not_first_order", "unconverged"}
+    assert row["neb_status"] == "ok" or row["neb_detail"], "a row that is not ok says why"
+    if row["neb_status"] == "ok":
+        assert row["imaginary_modes"] == 1 and row["prefactor_thz"] > 0
+        assert row["barrier"] == pytest.approx(row["saddle_energy"] - row["initial_energy"],
+                                               abs=1e-4)  # fmt: skip
+
+
+def test_an_end_that_is_not_a_minimum_is_rejected_before_any_band(judge, pt55_transitions):
+    ex = _example(pt55_transitions[0])
+    config = ValidationConfig()
+    hot = ex.final + np.random.default_rng(0).normal(scale=0.05, size=ex.final.shape)
+    out = validate_pair(judge, ex.numbers, ex.initial, hot, config)
+    assert out["neb_status"] == "rejected" and "final end: not a minimum" in out["neb_detail"]
+    squeezed = ex.initial.copy()
+    squeezed[3] = squeezed[2] + 0.2
+    out = validate_pair(judge, ex.numbers, squeezed, ex.final, config)
+    assert out["neb_status"] == "rejected" and "initial end: overlapping atoms" in out["neb_detail"]
+    assert out["barrier"] is None and out["path_images"] == 0
+
+
+def test_an_ok_transition_has_a_first_order_saddle_between_its_minima(judge, pt55_transitions):
+    ok = None
+    for row in pt55_transitions:
+        ex = _example(row)
+        out = validate_pair(judge, ex.numbers, ex.initial, ex.final, ValidationConfig())
+        if out["neb_status"] == "ok":
+            ok = (ex, out)
+            break
+    assert ok is not None, "one of the real Pt55 transitions is an elementary step"
+    ex, out = ok
+    energies = np.asarray(out["path_energies"])
+    assert energies[0] == 0.0 and energies.max() == pytest.approx(out["barrier"])
+    assert 0 < np.argmax(energies) < len(energies) - 1, "the saddle is an interior image"
+    assert out["barrier"] - out["reverse_barrier"] == pytest.approx(energies[-1], abs=1e-9)
+    # A Pt vibration prefactor: between 0.01 and 100 THz.
+    assert 0.01 < out["prefactor_thz"] < 100
+
+
+def test_shards_deal_states_round_robin():
+    shards = assign_shards([5, 3, 9, 1, 3, 7], 3)
+    assert shards == [[1, 7], [3, 9], [5]]
+    with pytest.raises(ValueError, match="validation.shards"):
+        assign_shards([1], 0)
+    with pytest.raises(ValueError, match="validation.images = 13"):
+        ValidationConfig(images=13)
+
+
+def _row(tid, i, f, count, status="ok", barrier=0.3, nu=2.0):
+    ok = status == "ok"
+    return {"transition_id": tid, "initial_state": i, "final_state": f, "md_count": count,
+            "neb_status": status, "barrier": barrier if ok else None,
+            "prefactor_thz": nu if ok else None, "delta_energy": 0.1, "final_energy": -1.0,
+            "atoms_moved": 2, "found_by": "md" if f >= 0 else "model", "novel": f < 0,
+            "numbers": [78], "path_images": 0}  # fmt: skip
+
+
+def test_rate_table_joins_md_rates_and_compares_them_with_htst():
+    rows = [_row("1-2", 1, 2, 30), _row("1-3", 1, 3, 4, barrier=0.5),
+            _row("1-n0", 1, -1, 0), _row("2-1", 2, 1, 25, status="split")]  # fmt: skip
+    k = 2.0 * math.exp(-0.3 / (K_B * 700.0))
+    md = [{"initial_state": 1, "final_state": 2, "rate_per_ps": k * 2.5,
+           "rate_stderr_per_ps": 0.1},
+          {"initial_state": 1, "final_state": 3, "rate_per_ps": 1e-9, "rate_stderr_per_ps": 0.0},
+          {"initial_state": 2, "final_state": 1, "rate_per_ps": 0.2,
+           "rate_stderr_per_ps": 0.0}]  # fmt: skip
+    table = rate_table(rows, md, 700.0, [300.0, 900.0])
+    assert [r["transition_id"] for r in table] == ["1-2", "2-1", "1-3", "1-n0"], "by MD count"
+    first = table[0]
+    assert first["htst_rate_per_ps"] == pytest.approx(k)
+    assert first["htst_rates_per_ps"][1] == pytest.approx(2.0 * math.exp(-0.3 / (K_B * 900.0)))
+    assert first["md_rate_per_ps"] == pytest.approx(2.5 * k)
+    assert table[1]["htst_rate_per_ps"] is None and table[1]["htst_rates_per_ps"] == []
+    assert table[3]["md_rate_per_ps"] is None
+    pairs, summary = compare_rates(table, min_count=20)
+    assert [p["transition_id"] for p in pairs] == ["1-2", "1-3"]
+    assert pairs[0]["ratio"] == pytest.approx(0.4) and pairs[0]["within_factor"]
+    assert not pairs[1]["within_factor"]
+    assert summary["compared"] == 1 and summary["within_factor"] == 1
+    assert summary["geometric_mean_ratio"] == pytest.approx(0.4)
+    top = top_transitions(table, total_md=100, top=2)
+    assert [t["transition_id"] for t in top] == ["1-2", "2-1"]
+    assert top[0]["frequency"] == pytest.approx(0.3)
