@@ -8,8 +8,12 @@ CORES  ?= 2
 
 .PHONY: run test dry-run lint bench clean-results slurm-profile
 
+# The campaign named in config/config.yaml; its HTML report is written beside its results.
+CAMPAIGN := $(shell sed -n 's/^campaign: *//p' config/config.yaml)
+
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --profile profiles/local
+	$(BIN)/snakemake --cores $(CORES) --profile profiles/local --report results/$(CAMPAIGN)/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

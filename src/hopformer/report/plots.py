@@ -84,7 +84,7 @@ def plot_rates(pairs: Sequence[dict], min_count: int, temperature: float,
             continue
         label = f"MD count ≥ {min_count}" if filled else f"MD count < {min_count}"
         ax.errorbar([p["md_rate_per_ps"] for p in group], [p["htst_rate_per_ps"] for p in group],
-                    xerr=[p["md_rate_stderr_per_ps"] for p in group], fmt="o",
+                    xerr=_log_error_bars(group), fmt="o",
                     mfc=None if filled else "none", ms=5, label=label, alpha=0.8)  # fmt: skip
     values = [v for p in pairs for v in (p["md_rate_per_ps"], p["htst_rate_per_ps"]) if v > 0]
     lo, hi = (min(values) / 3, max(values) * 3) if values else (1e-3, 1.0)
@@ -104,3 +104,10 @@ def plot_rates(pairs: Sequence[dict], min_count: int, temperature: float,
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def _log_error_bars(pairs: Sequence[dict]) -> list[list[float]]:
+    """(lower, upper) MD error bars, the lower one kept above zero for a log axis (a rate
+    seen once has a standard error as large as itself)."""
+    lower = [min(p["md_rate_stderr_per_ps"], 0.9 * p["md_rate_per_ps"]) for p in pairs]
+    return [lower, [p["md_rate_stderr_per_ps"] for p in pairs]]

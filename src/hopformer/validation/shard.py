@@ -32,6 +32,7 @@ Only ``ok`` rows carry a barrier and a rate; the others say why in ``neb_detail`
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -154,11 +155,13 @@ def validate_state(
             tid = f"{state}-{f.md_final_state}"
         else:
             tid, novel = f"{state}-n{novel}", novel + 1
+        start = time.perf_counter()
         row = _transition_row(tid, state, f, numbers, e_initial, judge)
         row |= validate_pair(judge, numbers, f.initial, f.final, config, freq_initial)
         rows.append(row)
-        log(f"state {state}: {tid} {row['neb_status']} Ea={row['barrier']}"
-            f" found by {row['found_by']}")  # fmt: skip
+        barrier = "" if row["barrier"] is None else f" Ea {row['barrier']:.3f} eV"
+        log(f"state {state}: {tid} found by {row['found_by']}: {row['neb_status']}{barrier}"
+            f" ({row['neb_steps']} NEB steps, {time.perf_counter() - start:.1f} s)")  # fmt: skip
     return rows, counts
 
 

@@ -61,7 +61,7 @@ def rate_csv(rows: Sequence[dict], temperatures: Sequence[float]) -> str:
     columns = [c for c in schema.RATE_TABLE.names
                if c not in ("htst_temperatures", "htst_rates_per_ps")]  # fmt: skip
     columns += [f"htst_rate_{t:g}K_per_ps" for t in temperatures]
-    return pd.DataFrame(flat, columns=columns).to_csv(index=False, float_format="%.6g")
+    return pd.DataFrame(flat, columns=columns).to_csv(index=False, float_format="%.10g")
 
 
 def top_transitions(rows: Sequence[dict], total_md: int, top: int) -> list[dict]:
@@ -142,7 +142,7 @@ def collect(
     write_text_atomic(out["csv"], rate_csv(table, temperatures))
     total_md = sum(r["count"] for r in md)
     tops = top_transitions(table, total_md, top)
-    write_text_atomic(out["top"], pd.DataFrame(tops).to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(out["top"], pd.DataFrame(tops).to_csv(index=False, float_format="%.10g"))
     pairs, comparison = compare_rates(table, compare_min_count)
     write_text_atomic(out["compare"], pd.DataFrame(pairs, columns=[
         "transition_id", "md_count", "barrier", "prefactor_thz", "md_rate_per_ps",
