@@ -42,7 +42,12 @@ rule evaluate_transformer:
         potential=rules.make_potential.output.potential,
     output:
         accuracy=result("evaluation/accuracy.parquet"),
-        csv=result("evaluation/accuracy.csv"),
+        csv=report(
+            result("evaluation/accuracy.csv"),
+            caption="report/accuracy.rst",
+            category="Transformer",
+            labels={"table": "accuracy(k)"},
+        ),
         plot=report(
             result("evaluation/accuracy.png"),
             caption="report/accuracy.rst",

@@ -42,6 +42,7 @@ rule collect_tables:
         shards=shard_files("parquet"),
         summaries=shard_files("json"),
         md_rates=result("md/rates.parquet"),
+        accuracy=rules.evaluate_transformer.output.accuracy,
     output:
         rates=result("validation/rates.parquet"),
         csv=report(
@@ -89,6 +90,7 @@ rule collect_tables:
     shell:
         "hopformer collect-tables {params.args} --temperature {params.temperature}"
         " --shards {input.shards} --summaries {input.summaries} --md-rates {input.md_rates}"
+        " --accuracy {input.accuracy}"
         " --rates {output.rates} --csv {output.csv} --top-table {output.top}"
         " --compare {output.compare} --summary {output.summary} --paths {output.paths}"
         " --mep-plot {output.mep_plot} --rate-plot {output.rate_plot} > {log} 2>&1"

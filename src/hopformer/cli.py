@@ -277,7 +277,8 @@ def _collect_tables(args: argparse.Namespace) -> None:
                                          "mep_plot", "rate_plot")}  # fmt: skip
     out["top"] = args.top_table
     summary = collect(args.shards, summaries, args.md_rates, args.temperature, args.temperatures,
-                      args.compare_min_count, args.top_transitions, out)  # fmt: skip
+                      args.compare_min_count, args.top_transitions, out,
+                      accuracy=args.accuracy)  # fmt: skip
     print(json.dumps(summary, indent=2))
 
 
@@ -535,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", nargs="+", required=True, help="validate-shard outputs")
     p.add_argument("--summaries", nargs="+", required=True, help="their summaries (JSON)")
     p.add_argument("--md-rates", required=True, help="md/rates.parquet")
+    p.add_argument("--accuracy", default=None, help="accuracy(k) table (Parquet) to carry over")
     p.add_argument("--temperature", type=float, required=True, help="campaign temperature, K")
     p.add_argument("--temperatures", type=_float_list, default=[], help="more T for k(T), K")
     p.add_argument("--compare-min-count", type=int, default=20)

@@ -18,6 +18,7 @@ def test_validation_writes_rate_tables_paths_and_plots(done):
     rows = [r for t in shards for r in t.to_pylist()]
     summary = json.loads((res / "validation/summary.json").read_text())
     assert summary["held_out_states"] == 2 and summary["transitions"] == len(rows) > 0
+    assert [a["k"] for a in summary["accuracy"]] == [0, 1, 4], "accuracy(k) carried over"
     # Every MD transition out of the two held-out states is in the table, found by MD.
     ids = {r["transition_id"] for r in rows}
     held = {r["initial_state"] for r in rows if r["held_out"]}

@@ -5,7 +5,10 @@ passed (ASE 3.27.1 changed the default) — IDPP interpolation, FIRE on the band
 319 s against 0.3 s measured), one calculator per image (:class:`LammpsEAM`, its own LAMMPS),
 a non-periodic cell. A free cluster's minima come in arbitrary frames, so the final minimum is
 Kabsch-aligned onto the initial one before interpolating and the band is kept free of rigid
-motion while it relaxes (``remove_rotation_and_translation``). The barrier is read off the
+motion while it relaxes (``remove_rotation_and_translation``). The band is relaxed plain
+first and the top image climbs only when the plain band has an interior maximum: on
+disordered Pt55 many MD transitions have no barrier the band resolves, and a climbing image
+started there climbs the repulsive wall (40 eV within 300 steps). The barrier is read off the
 climbing image; an unconverged band is reported as such (``converged`` False), never trusted.
 
 A band whose interior holds a local energy minimum that relaxes to a state distinct from both

@@ -130,9 +130,11 @@ def collect(
     compare_min_count: int,
     top: int,
     out: dict[str, str | os.PathLike],
+    accuracy: str | os.PathLike | None = None,
 ) -> dict:
     """Write every collected output named in ``out`` (keys: rates, csv, top, compare, summary,
-    paths, mep_plot, rate_plot) and return the summary."""
+    paths, mep_plot, rate_plot) and return the summary; ``accuracy`` (the ACCURACY table) is
+    carried into the summary, so one file holds the campaign's numbers."""
     from hopformer.report.plots import plot_mep, plot_rates
 
     rows = read_tables(shards, schema.VALIDATION).to_pylist()
@@ -169,5 +171,10 @@ def collect(
         "paths": n_paths,
         "md_vs_htst": comparison,
     }  # fmt: skip
+    if accuracy is not None:
+        summary["accuracy"] = [
+            {k: r[k] for k in ("k", "k_fraction", "transitions", "accuracy", "baseline_accuracy")}
+            for r in read_table(accuracy, schema.ACCURACY).to_pylist()
+        ]
     write_json_atomic(out["summary"], summary)
     return summary
