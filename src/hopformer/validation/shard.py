@@ -280,14 +280,18 @@ def validate_pair(
         )
         return out
     band = path.segments[0]
-    out["neb_status"] = band.status
     if band.status != "ok":
+        # An interior minimum that relaxed into an end, with no maximum above both ends, is a
+        # band without a saddle too.
+        out["neb_status"] = "unconverged" if band.status == "unconverged" else "no_saddle"
         out["neb_detail"] = band.note or {
             "unconverged": f"band not converged to {band.fmax} eV/Å in {band.steps} steps",
             "no_saddle": "no interior maximum above both ends",
-            "intermediate_minimum": "interior minimum that relaxes into an end",
-        }.get(band.status, "")  # fmt: skip
+            "intermediate_minimum": "no interior maximum above both ends; an interior minimum"
+            " relaxes into an end",
+        }[band.status]  # fmt: skip
         return out
+    out["neb_status"] = "ok"
     saddle = band.positions[band.saddle]
     out |= {"saddle_energy": float(band.energies.max()), "barrier": band.barrier,
             "reverse_barrier": band.reverse_barrier}  # fmt: skip
