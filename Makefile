@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/md_throughput.py
 	$(BIN)/python bench/splice_scaling.py
 	$(BIN)/python bench/generate_speed.py
+	$(BIN)/python bench/validate_cost.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

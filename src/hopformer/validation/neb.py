@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ase import Atoms
@@ -71,6 +71,7 @@ class Band:
     fmax: float
     climbed: bool = False
     note: str = ""
+    intermediate: np.ndarray | None = None  # a distinct minimum found on the band: split here
 
     @property
     def saddle(self) -> int:
@@ -116,14 +117,18 @@ def run_neb(
     steps: int = 2000,
     spring: float = 0.1,
     vacuum: float = 10.0,
-    stop_at_minima: bool = False,
+    split_at: Callable[[Band], np.ndarray | None] | None = None,
     runaway: float = 2.0,
 ) -> Band:
     """One band of ``images`` images (ends included) between two minima (N, 3) in one atom
     order: a plain band relaxed to ``fmax`` first, then the top image climbs to the saddle.
 
-    The climb is skipped when the plain band has no interior maximum (status ``no_saddle``)
-    and, with ``stop_at_minima``, when it has an interior minimum (the caller splits there).
+    When the converged plain band has interior minima, ``split_at(band)`` may name a distinct
+    minimum there: the band is returned unclimbed with it as ``intermediate`` (the caller
+    splits). An unconverged plain band is returned as it is: its interior minima mean nothing
+    yet, and splitting it would only multiply unconverged bands (measured on Pt147: one
+    candidate spent 54 s in five such bands).
+    The climb is skipped when the plain band has no interior maximum (status ``no_saddle``).
     A climbing image with no saddle near it climbs the repulsive wall instead (measured on
     Pt55: 40 eV within 300 steps); if the band's top rises ``runaway`` eV above the plain
     band's top, the climb stops and the band is reported unconverged.
@@ -153,9 +158,11 @@ def run_neb(
     converged = bool(opt.run(fmax=fmax, steps=steps))
     taken = int(opt.nsteps)
     plain = result(converged, taken, False)
+    if converged and split_at is not None and plain.interior_minima():
+        x = split_at(plain)
+        if x is not None:
+            return replace(plain, intermediate=x)
     if not converged or not plain.has_interior_maximum():
-        return plain
-    if stop_at_minima and plain.interior_minima():
         return plain
     top = plain.energies.max()
     neb.climb = True
@@ -201,19 +208,21 @@ def minimum_energy_path(
     ``relax(positions)`` quenches an image (None if that fails); ``same(a, b)`` is the
     state-identity test.
     """
-    band = run_neb(potential, numbers, initial, final, stop_at_minima=max_depth > 0,
-                   **neb_options)  # fmt: skip
-    if max_depth > 0:
+
+    def split_at(band: Band) -> np.ndarray | None:
         for i in band.interior_minima():
             x = relax(band.positions[i])
-            if x is None or same(x, initial) or same(x, final):
-                continue
-            first = minimum_energy_path(potential, numbers, initial, x, relax, same,
-                                        max_depth - 1, **neb_options)  # fmt: skip
-            second = minimum_energy_path(potential, numbers, x, final, relax, same,
-                                         max_depth - 1, **neb_options)  # fmt: skip
-            return Path(first.segments + second.segments)
-        if band.status == "intermediate_minimum" and band.has_interior_maximum():
-            # The interior minima relax back into an end: not a split, climb after all.
-            band = run_neb(potential, numbers, initial, final, **neb_options)
+            if x is not None and not same(x, initial) and not same(x, final):
+                return x
+        return None
+
+    band = run_neb(potential, numbers, initial, final, split_at=split_at if max_depth > 0 else None,
+                   **neb_options)  # fmt: skip
+    if band.intermediate is not None:
+        x = band.intermediate
+        first = minimum_energy_path(potential, numbers, initial, x, relax, same,
+                                    max_depth - 1, **neb_options)  # fmt: skip
+        second = minimum_energy_path(potential, numbers, x, final, relax, same,
+                                     max_depth - 1, **neb_options)  # fmt: skip
+        return Path(first.segments + second.segments)
     return Path([band])

@@ -35,7 +35,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -98,8 +98,8 @@ class Found:
     final_energy: float
     md_final_state: int = -1
     md_count: int = 0
-    sources: set[str] | None = None
-    kinds: set[str] | None = None
+    sources: set[str] = field(default_factory=set)
+    kinds: set[str] = field(default_factory=set)
     candidates: int = 0
 
 
@@ -123,7 +123,7 @@ def validate_state(
     ex0 = md[0][0]
     numbers = ex0.numbers
     found = [Found(ex.initial, ex.final, judge.energy(ex.final, numbers), ex.final_state, n,
-                   {"md"}, set()) for ex, n in md]  # fmt: skip
+                   {"md"}) for ex, n in md]  # fmt: skip
     candidates: list[tuple[np.ndarray, np.ndarray, str]] = [(ex0.initial, x, kind)
                                                            for x, kind in extra]  # fmt: skip
     if model is not None:
@@ -140,8 +140,7 @@ def validate_state(
         counts["new_minimum"] += 1
         hit = next((f for f in found if judge.same(f.final, res.positions, numbers)), None)
         if hit is None:
-            hit = Found(initial, align(initial, res.positions), res.energy, sources=set(),
-                        kinds=set())  # fmt: skip
+            hit = Found(initial, align(initial, res.positions), res.energy)
             found.append(hit)
         hit.sources.add("model")
         hit.kinds.add(kind)
@@ -156,7 +155,7 @@ def validate_state(
         else:
             tid, novel = f"{state}-n{novel}", novel + 1
         start = time.perf_counter()
-        row = _transition_row(tid, state, f, numbers, e_initial, judge)
+        row = _transition_row(tid, state, f, numbers, e_initial)
         row |= validate_pair(judge, numbers, f.initial, f.final, config, freq_initial)
         rows.append(row)
         barrier = "" if row["barrier"] is None else f" Ea {row['barrier']:.3f} eV"
@@ -195,11 +194,10 @@ def _model_candidates(model: TransitionModel, state: int, md: Sequence[Example],
     return out
 
 
-def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float,
-                    judge: Judge) -> dict:  # fmt: skip
+def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float
+                    ) -> dict:  # fmt: skip
     disp = np.linalg.norm(f.final - f.initial, axis=1)
-    sources = f.sources or set()
-    found_by = "both" if sources == {"md", "model"} else next(iter(sources))
+    found_by = "both" if f.sources == {"md", "model"} else next(iter(f.sources))
     return {
         "transition_id": tid, "initial_state": state, "final_state": f.md_final_state,
         "initial_key": state_key(e_initial, numbers),
@@ -210,7 +208,7 @@ def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initi
         "hyperdistance": hyperdistance(f.initial, f.final),
         "atoms_moved": int((disp > MOVED).sum()),
         "found_by": found_by, "novel": f.md_final_state < 0, "md_count": f.md_count,
-        "model_candidates": f.candidates, "hint_kinds": ",".join(sorted(f.kinds or ())),
+        "model_candidates": f.candidates, "hint_kinds": ",".join(sorted(f.kinds)),
         "numbers": numbers, "initial_positions": f.initial, "final_positions": f.final,
     }  # fmt: skip
 
@@ -275,8 +273,7 @@ def validate_pair(
         out["neb_status"] = "split"
         out["neb_detail"] = (
             f"{len(path.segments) - 1} intermediate minima; segment barriers "
-            + ", ".join(f"{s.barrier:.3f}" for s in path.segments)
-            + " eV"
+            + ", ".join(f"{s.barrier:.3f} eV ({s.status})" for s in path.segments)
         )
         return out
     band = path.segments[0]
