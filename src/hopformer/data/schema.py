@@ -187,17 +187,22 @@ ACCURACY_DETAILS = pa.schema(
     ]
 )
 
+#: Energies and geometry of a change from an initial to a final minimum.
+_CHANGE = [
+    pa.field("initial_energy", pa.float64(), nullable=False),
+    pa.field("final_energy", pa.float64(), nullable=False),
+    pa.field("delta_energy", pa.float64(), nullable=False),
+    pa.field("max_displacement", pa.float64(), nullable=False),
+    pa.field("hyperdistance", pa.float64(), nullable=False),
+    pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+]
+
 #: Exploration (hints made without knowing the final state): one row per distinct transition
 #: a held-out initial state's candidates relaxed to.
 EXPLORATION = pa.schema(
-    [
-        pa.field("initial_state", pa.int64(), nullable=False),
-        pa.field("initial_energy", pa.float64(), nullable=False),
-        pa.field("final_energy", pa.float64(), nullable=False),
-        pa.field("delta_energy", pa.float64(), nullable=False),
-        pa.field("max_displacement", pa.float64(), nullable=False),
-        pa.field("hyperdistance", pa.float64(), nullable=False),
-        pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+    [pa.field("initial_state", pa.int64(), nullable=False)]
+    + _CHANGE
+    + [
         pa.field("candidates", pa.int64(), nullable=False, metadata={"doc": "that found it"}),
         pa.field("hint_kinds", pa.string(), nullable=False),
         pa.field("md_final_state", pa.int64(), nullable=False, metadata={"doc": "-1: novel"}),
@@ -229,12 +234,7 @@ _FOUND = [
     pa.field("final_state", pa.int64(), nullable=False, metadata={"doc": "MD id; -1: novel"}),
     pa.field("initial_key", pa.string(), nullable=False),
     pa.field("final_key", pa.string(), nullable=False),
-    pa.field("initial_energy", pa.float64(), nullable=False),
-    pa.field("final_energy", pa.float64(), nullable=False),
-    pa.field("delta_energy", pa.float64(), nullable=False),
-    pa.field("max_displacement", pa.float64(), nullable=False),
-    pa.field("hyperdistance", pa.float64(), nullable=False),
-    pa.field("atoms_moved", pa.int32(), nullable=False, metadata={"doc": "> 0.5 Å"}),
+    *_CHANGE,
     pa.field("found_by", pa.string(), nullable=False, metadata={"doc": "md | model | both"}),
     pa.field("novel", pa.bool_(), nullable=False, metadata={"doc": "MD never saw it"}),
     pa.field("md_count", pa.int64(), nullable=False, metadata={"doc": "0 if MD never saw it"}),
