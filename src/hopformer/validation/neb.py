@@ -123,9 +123,9 @@ def run_neb(
     """One band of ``images`` images (ends included) between two minima (N, 3) in one atom
     order: a plain band relaxed to ``fmax`` first, then the top image climbs to the saddle.
 
-    When the converged plain band has interior minima, ``split_at(band)`` may name a distinct
-    minimum there: the band is returned unclimbed with it as ``intermediate`` (the caller
-    splits). An unconverged plain band is returned as it is: its interior minima mean nothing
+    When the converged band (plain, then climbed) has interior minima, ``split_at(band)``
+    may name a distinct minimum there: the band is returned with it as ``intermediate`` (the
+    caller splits). An unconverged plain band is returned as it is: its interior minima mean nothing
     yet, and splitting it would only multiply unconverged bands (measured on Pt147: one
     candidate spent 54 s in five such bands).
     The climb is skipped when the plain band has no interior maximum (status ``no_saddle``).
@@ -157,11 +157,16 @@ def run_neb(
     opt = FIRE(neb, logfile=None)
     converged = bool(opt.run(fmax=fmax, steps=steps))
     taken = int(opt.nsteps)
+    def split(b: Band) -> Band | None:
+        if b.converged and split_at is not None and b.interior_minima():
+            x = split_at(b)
+            if x is not None:
+                return replace(b, intermediate=x)
+        return None
+
     plain = result(converged, taken, False)
-    if converged and split_at is not None and plain.interior_minima():
-        x = split_at(plain)
-        if x is not None:
-            return replace(plain, intermediate=x)
+    if (cut := split(plain)) is not None:
+        return cut
     if not converged or not plain.has_interior_maximum():
         return plain
     top = plain.energies.max()
@@ -172,7 +177,10 @@ def run_neb(
         converged = bool(opt.run(fmax=fmax, steps=min(50, budget - opt.nsteps)))
         taken = plain.steps + int(opt.nsteps)
         if converged or opt.nsteps >= budget:
-            return result(converged, taken, True)
+            climbed = result(converged, taken, True)
+            # Climbing can uncover a minimum the plain band smoothed over (a dip beside the
+            # image that climbed): split there too.
+            return split(climbed) or climbed
         if max(a.get_potential_energy() for a in band) > top + runaway:
             note = f"the climbing image ran away (> {runaway} eV above the band)"
             return result(False, taken, True, note)
