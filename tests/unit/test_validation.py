@@ -10,6 +10,7 @@ import pytest
 from hopformer.model.evaluation import Judge
 from hopformer.model.examples import Example
 from hopformer.validation.htst import K_B
+from hopformer.validation.neb import minimum_energy_path
 from hopformer.validation.shard import (
     ValidationConfig,
     assign_shards,
@@ -131,3 +132,30 @@ def test_rate_table_joins_md_rates_and_compares_them_with_htst():
     top = top_transitions(table, total_md=100, top=2)
     assert [t["transition_id"] for t in top] == ["1-2", "2-1"]
     assert top[0]["frequency"] == pytest.approx(0.3)
+
+
+def test_two_consecutive_md_hops_make_a_path_split_at_the_state_between(judge, pt55_transitions):
+    """Joining MD's hops i → m and m → f into one band i → f: the band must find a minimum
+    between them (m, or another) and split there, each part one band."""
+    numbers = np.asarray(pt55_transitions[0]["numbers"])
+
+    def relax(x):
+        res = judge.relax(x, numbers)
+        return res.positions if res.ok else None
+
+    def same(a, b):
+        return judge.same(a, b, numbers)
+
+    splits = 0
+    for first, second in zip(pt55_transitions[:4], pt55_transitions[1:5], strict=True):
+        i, m = _example(first).initial, _example(first).final
+        f = _example(second).final
+        if not same(m, _example(second).initial) or same(i, f):
+            continue  # not consecutive, or a hop back
+        path = minimum_energy_path(judge.potential, numbers, i, f, relax, same, steps=1000)
+        if path.split:
+            splits += 1
+            for a, b in zip(path.segments, path.segments[1:], strict=False):
+                middle = a.positions[-1]
+                assert same(middle, b.positions[0]) and not same(middle, i) and not same(middle, f)
+    assert splits >= 1, "a two-hop path is split at an intermediate minimum"
