@@ -157,6 +157,7 @@ def run_neb(
     opt = FIRE(neb, logfile=None)
     converged = bool(opt.run(fmax=fmax, steps=steps))
     taken = int(opt.nsteps)
+
     def split(b: Band) -> Band | None:
         if b.converged and split_at is not None and b.interior_minima():
             x = split_at(b)

@@ -1,0 +1,150 @@
+"""Trajectory metrics: how a surrogate's trajectory compares with reference MD.
+
+Pure functions of arrays, shared by the trajectory surrogates' evaluations (issue 7):
+
+* :func:`position_error` — per-frame atom position error against the reference, minimum image
+  in a periodic cell;
+* :func:`rdf` and :func:`rdf_l1` — the radial distribution function g(r) of a periodic cell
+  (normalised by the ideal-gas pair density) and the L1 distance of two g(r);
+* :func:`unwrap`, :func:`msd`, :func:`diffusion_coefficient` — mean squared displacement over
+  time origins and D from its slope (Einstein: MSD = 6 D t);
+* :func:`vacf`, :func:`vibrational_spectrum` — the normalised velocity autocorrelation and its
+  power spectrum (the vibrational density of states up to normalisation);
+* :func:`temperature`, :func:`stable_horizon` — kinetic temperature, and the time until a
+  rollout breaks (a temperature spike or two atoms closer than physically possible).
+
+Shapes: a trajectory is (frames, N, 3); cells are (3, 3) with lattice vectors as rows (ASE).
+Units: Å, fs, K; velocities Å/fs; masses amu; frequencies THz.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: k_B in amu Å² fs⁻² K⁻¹: k_B / amu = 8314.46 m² s⁻² K⁻¹, and 1 m²/s² = 1e-10 Å²/fs².
+K_B_AMU_A2_FS2 = 8.617333262e-5 * 1.602176634e-19 / 1.66053906660e-27 * 1e-10
+
+
+def minimum_image(d: np.ndarray, cell: np.ndarray | None) -> np.ndarray:
+    """Displacements ``d`` (..., 3) mapped to their shortest periodic image (None: free)."""
+    if cell is None:
+        return d
+    cell = np.asarray(cell, dtype=float)
+    frac = d @ np.linalg.inv(cell)
+    frac -= np.round(frac)
+    out = frac @ cell
+    # For skewed cells rounding the fractional coordinates is not always the shortest image:
+    # check the 27 neighbouring images.
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    candidates = out[..., None, :] + shifts @ cell
+    best = np.argmin((candidates**2).sum(-1), axis=-1)
+    return np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
+
+
+def position_error(pred: np.ndarray, ref: np.ndarray, cell: np.ndarray | None = None
+                   ) -> np.ndarray:  # fmt: skip
+    """Per-frame RMS atom position error (Å) between two trajectories (frames, N, 3)."""
+    d = minimum_image(np.asarray(pred, float) - np.asarray(ref, float), cell)
+    return np.sqrt((d**2).sum(-1).mean(-1))
+
+
+def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
+        ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(r, g(r)) of a periodic cell averaged over frames (minimum image, so ``r_max`` must
+    not exceed half the shortest cell height)."""
+    frames = np.asarray(frames, dtype=float).reshape(-1, *np.shape(frames)[-2:])
+    cell = np.asarray(cell, dtype=float)
+    volume = abs(np.linalg.det(cell))
+    heights = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    if r_max > heights.min() / 2 + 1e-9:
+        raise ValueError(f"rdf: r_max {r_max} Å exceeds half the cell's height "
+                         f"({heights.min() / 2:.3f} Å)")  # fmt: skip
+    n = frames.shape[1]
+    edges = np.linspace(0.0, r_max, bins + 1)
+    counts = np.zeros(bins)
+    iu = np.triu_indices(n, 1)
+    for x in frames:
+        d = minimum_image(x[iu[0]] - x[iu[1]], cell)
+        counts += np.histogram(np.linalg.norm(d, axis=1), edges)[0]
+    shell = 4.0 / 3.0 * math.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    ideal = len(frames) * n * (n - 1) / 2 / volume * shell
+    return 0.5 * (edges[1:] + edges[:-1]), counts / ideal
+
+
+def rdf_l1(g_a: np.ndarray, g_b: np.ndarray, r: np.ndarray) -> float:
+    """L1 distance of two g(r) on one grid, relative to the second: ∫|g_a − g_b| dr / ∫ g_b dr."""
+    dr = np.gradient(r)
+    return float((np.abs(np.asarray(g_a) - g_b) * dr).sum() / (np.asarray(g_b) * dr).sum())
+
+
+def unwrap(frames: np.ndarray, cell: np.ndarray | None) -> np.ndarray:
+    """A continuous trajectory from one whose positions were wrapped into the cell: each step
+    is taken as its minimum image (atoms move far less than half a cell per frame)."""
+    frames = np.asarray(frames, dtype=float)
+    steps = minimum_image(np.diff(frames, axis=0), cell)
+    return np.concatenate([frames[:1], frames[:1] + np.cumsum(steps, axis=0)])
+
+
+def msd(frames: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """MSD (Å²) at lags 0..max_lag frames of an unwrapped trajectory, averaged over atoms and
+    every time origin."""
+    frames = np.asarray(frames, dtype=float)
+    max_lag = len(frames) - 1 if max_lag is None else max_lag
+    return np.array([((frames[lag:] - frames[: len(frames) - lag]) ** 2).sum(-1).mean()
+                     for lag in range(max_lag + 1)])  # fmt: skip
+
+
+def diffusion_coefficient(msd_values: np.ndarray, dt_fs: float, fit_from: float = 0.2) -> float:
+    """D (Å²/fs) from a straight-line fit of MSD(t) = 6 D t + c over the lags after the first
+    ``fit_from`` share (skipping the ballistic start). 1 Å²/fs = 0.1 cm²/s."""
+    t = np.arange(len(msd_values)) * dt_fs
+    start = int(fit_from * len(t))
+    slope = np.polyfit(t[start:], msd_values[start:], 1)[0]
+    return float(slope / 6.0)
+
+
+def vacf(velocities: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """Normalised velocity autocorrelation C(t)/C(0) at lags 0..max_lag frames, averaged over
+    atoms and time origins."""
+    v = np.asarray(velocities, dtype=float)
+    max_lag = len(v) - 1 if max_lag is None else max_lag
+    c = np.array([(v[lag:] * v[: len(v) - lag]).sum(-1).mean() for lag in range(max_lag + 1)])
+    return c / c[0]
+
+
+def vibrational_spectrum(c: np.ndarray, dt_fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in THz, power) of a VACF: the cosine transform of C(t) with a Hann window
+    (so the finite length does not ring)."""
+    c = np.asarray(c, dtype=float)
+    window = np.hanning(2 * len(c))[len(c) :]
+    power = np.abs(np.fft.rfft(c * window, n=8 * len(c)))
+    freq_thz = np.fft.rfftfreq(8 * len(c), d=dt_fs) * 1e3
+    return freq_thz, power
+
+
+def temperature(velocities: np.ndarray, masses: np.ndarray, constraints: int = 0) -> np.ndarray:
+    """Kinetic temperature (K) per frame of velocities (frames, N, 3) or (N, 3); ``constraints``
+    degrees of freedom removed (3 for a fixed centre of mass)."""
+    v = np.asarray(velocities, dtype=float)
+    m = np.asarray(masses, dtype=float)
+    ke2 = (m[:, None] * v**2).sum((-1, -2))  # 2 × kinetic energy, amu Å²/fs²
+    dof = 3 * v.shape[-2] - constraints
+    return ke2 / (dof * K_B_AMU_A2_FS2)
+
+
+def stable_horizon(frames: np.ndarray, velocities: np.ndarray, masses: np.ndarray,
+                   dt_fs: float, reference_temperature: float, cell: np.ndarray | None = None,
+                   spike: float = 2.0, min_distance: float = 1.5) -> float:  # fmt: skip
+    """Time (fs) of the first frame where the rollout breaks — its temperature exceeds
+    ``spike`` × the reference temperature or two atoms come closer than ``min_distance`` Å —
+    or the whole length if it never does."""
+    t = temperature(velocities, masses)
+    n = np.shape(frames)[1]
+    iu = np.triu_indices(n, 1)
+    for i, x in enumerate(np.asarray(frames, dtype=float)):
+        closest = np.linalg.norm(minimum_image(x[iu[0]] - x[iu[1]], cell), axis=1).min()
+        if t[i] > spike * reference_temperature or closest < min_distance:
+            return i * dt_fs
+    return len(frames) * dt_fs

@@ -1,0 +1,100 @@
+"""Trajectory metrics against cases with known answers (fcc crystal, random walk, oscillator,
+Maxwell–Boltzmann velocities, an atom across the periodic boundary)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from hopformer.physics.engine import maxwell_boltzmann
+from hopformer.surrogates.metrics import (
+    diffusion_coefficient,
+    minimum_image,
+    msd,
+    position_error,
+    rdf,
+    rdf_l1,
+    stable_horizon,
+    temperature,
+    unwrap,
+    vacf,
+    vibrational_spectrum,
+)
+
+A_AL = 4.05  # Å
+
+
+@pytest.fixture
+def al256():
+    return bulk("Al", "fcc", a=A_AL, cubic=True).repeat(4)
+
+
+def test_an_atom_across_the_boundary_is_a_small_error_not_a_cell_length(al256):
+    cell = al256.cell.array
+    ref = al256.positions.copy()
+    pred = ref.copy()
+    pred[0] += cell[0] - np.array([0.01, 0.0, 0.0])  # the same atom, 1 pm off, one image over
+    err = position_error(pred[None], ref[None], cell)[0]
+    assert err == pytest.approx(0.01 / np.sqrt(len(ref)), rel=1e-9)
+    assert position_error(pred[None], ref[None])[0] > 1.0, "without the cell it is far"
+    skewed = np.array([[4.0, 0.0, 0.0], [3.9, 1.0, 0.0], [0.0, 0.0, 5.0]])
+    d = minimum_image(np.array([0.1, 0.95, 0.0]), skewed)
+    assert np.linalg.norm(d) < 0.6, d
+
+
+def test_rdf_of_an_fcc_crystal_peaks_at_the_nearest_neighbour_with_12_neighbours(al256):
+    r, g = rdf(al256.positions[None], al256.cell.array, r_max=7.5, bins=300)
+    assert r[np.argmax(g)] == pytest.approx(A_AL / np.sqrt(2), abs=0.03)
+    density = len(al256) / al256.get_volume()
+    dr = r[1] - r[0]
+    first_shell = r < 0.5 * (A_AL / np.sqrt(2) + A_AL)
+    shell = 4 / 3 * np.pi * ((r + dr / 2) ** 3 - (r - dr / 2) ** 3)
+    coordination = (g * density * shell)[first_shell].sum() * (len(al256) - 1) / len(al256)
+    assert coordination == pytest.approx(12.0, abs=1e-9)
+    assert rdf_l1(g, g, r) == 0.0
+    with pytest.raises(ValueError, match="half the cell"):
+        rdf(al256.positions[None], al256.cell.array, r_max=9.0)
+
+
+def test_msd_of_a_wrapped_random_walk_gives_its_diffusion_coefficient(al256):
+    cell = al256.cell.array
+    rng = np.random.default_rng(0)
+    d_true, dt = 0.02, 1.0  # Å²/fs, fs
+    steps = rng.normal(scale=np.sqrt(2 * d_true * dt), size=(2000, 64, 3))
+    walk = np.cumsum(steps, axis=0)
+    wrapped = walk - np.floor(walk @ np.linalg.inv(cell)) @ cell
+    unwrapped = unwrap(wrapped, cell)
+    np.testing.assert_allclose(unwrapped - unwrapped[0], walk - walk[0], atol=1e-9)
+    m = msd(unwrapped, max_lag=200)
+    assert m[0] == 0.0
+    assert diffusion_coefficient(m, dt) == pytest.approx(d_true, rel=0.05)
+
+
+def test_vacf_spectrum_of_an_oscillator_peaks_at_its_frequency():
+    dt, nu_thz = 1.0, 7.0  # fs, THz (an Al-like phonon)
+    t = np.arange(4000) * dt
+    phases = np.random.default_rng(1).uniform(0, 2 * np.pi, size=(50, 3))
+    v = np.cos(2 * np.pi * nu_thz * 1e-3 * t[:, None, None] + phases)
+    c = vacf(v, max_lag=1000)
+    assert c[0] == 1.0
+    freq, power = vibrational_spectrum(c, dt)
+    assert freq[np.argmax(power)] == pytest.approx(nu_thz, rel=0.01)
+
+
+def test_temperature_of_maxwell_boltzmann_velocities(al256):
+    atoms = al256.repeat(2)
+    v_ase = maxwell_boltzmann(atoms, 600.0, seed=3)  # Å per ASE time unit
+    import ase.units
+
+    v = v_ase * ase.units.fs  # Å/fs
+    assert temperature(v, atoms.get_masses()) == pytest.approx(600.0, rel=0.05)
+
+
+def test_stable_horizon_finds_the_first_broken_frame(al256):
+    x = np.repeat(al256.positions[None], 10, axis=0)
+    v = np.zeros_like(x)
+    masses = al256.get_masses()
+    assert stable_horizon(x, v, masses, 2.0, 300.0, al256.cell.array) == 20.0
+    x[6, 1] = x[6, 0] + [0.5, 0.0, 0.0]
+    assert stable_horizon(x, v, masses, 2.0, 300.0, al256.cell.array) == 12.0
