@@ -20,6 +20,7 @@ include: "rules/splice.smk"
 include: "rules/dataset.smk"
 include: "rules/train.smk"
 include: "rules/validate.smk"
+include: "rules/trajectory.smk"
 
 
 rule all:
@@ -29,3 +30,4 @@ rule all:
         splice_outputs(),
         transformer_outputs(),
         validation_outputs(),
+        trajectory_outputs(),

@@ -4,6 +4,7 @@ import os
 import shlex
 import shutil
 import sys
+import zlib
 
 # Rules call the `hopformer` CLI. When it is not on PATH (Snakemake started as
 # .venv/bin/snakemake without activating the venv), use the one beside Snakemake's Python.
@@ -158,3 +159,49 @@ def validation_outputs():
         result("validation/mep.png"),
         result("validation/md_vs_htst.png"),
     ]
+
+
+# -- trajectory surrogates -------------------------------------------------------------------
+TRAJECTORY = config["trajectory"]
+RUN_KEYS = ["equilibrate_ps", "length_ps", "stride_fs", "timestep_fs", "damping_fs"]
+BULK_KEYS = ["element", "cells", "lattice_constant", "melting_point", "melt_temperature",
+             "melt_ps"]
+
+
+def reference_md_runs():
+    """(system, ensemble, temperature, seed index) of every reference run."""
+    runs = []
+    for system in ("cluster", "bulk"):
+        section = TRAJECTORY[system]
+        for ensemble in section["ensembles"]:
+            for temperature in section["temperatures"]:
+                for s in range(TRAJECTORY["seeds"]):
+                    runs.append((system, ensemble, f"{temperature:g}", s))
+    return runs
+
+
+def reference_md_seed(wildcards):
+    """A run's seed: a function of the campaign seed and the run's identity, so no two runs
+    share a noise stream."""
+    name = f"{config['seed']}-{wildcards.system}-{wildcards.ensemble}-{wildcards.temperature}"
+    return zlib.crc32(f"{name}-{wildcards.seed}".encode()) % 899_999_998
+
+
+def reference_md_inputs(wildcards):
+    if wildcards.system == "bulk":
+        return {"potential": result("trajectory/bulk.eam.alloy")}
+    return {"potential": rules.make_potential.output.potential,
+            "structure": rules.relax_cluster.output.structure}
+
+
+def reference_md_args(wildcards):
+    if wildcards.system == "bulk":
+        return cli_args(TRAJECTORY["bulk"], BULK_KEYS)
+    return f"--structure {rules.relax_cluster.output.structure}"
+
+
+def trajectory_outputs():
+    if not TRAJECTORY["enabled"]:
+        return []
+    return [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
+            for s, e, t, i in reference_md_runs()]

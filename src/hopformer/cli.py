@@ -282,6 +282,42 @@ def _collect_tables(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def _run_reference_md(args: argparse.Namespace) -> None:
+    import numpy as np
+    from ase.io import read
+
+    from hopformer.data import schema
+    from hopformer.data.shards import write_rows
+    from hopformer.physics.potentials import open_engine, potential_id
+    from hopformer.physics.structure import center_in_vacuum
+    from hopformer.surrogates.reference import TrajectorySpec, bulk_cell, frame_rows, run_reference
+
+    melt = args.melt_temperature if args.temperature >= args.melting_point else None
+    spec = TrajectorySpec(args.temperature, args.ensemble, args.equilibrate_ps, args.length_ps,
+                          args.stride_fs, args.timestep_fs, args.damping_fs, melt,
+                          args.melt_ps if melt else 0.0, args.seed)  # fmt: skip
+    if args.system == "bulk":
+        atoms = bulk_cell(args.element, args.cells, args.lattice_constant)
+        cell = atoms.cell.array
+    else:
+        if not args.structure:
+            raise ValueError("--system cluster needs --structure (the relaxed cluster)")
+        atoms = center_in_vacuum(read(args.structure), args.vacuum)
+        cell = None
+    engine = open_engine(atoms, args.potential)
+    frames = run_reference(engine, spec)
+    engine.close()
+    rows = frame_rows(frames, spec, args.system, atoms.numbers, cell, potential_id(args.potential),
+                      args.name)  # fmt: skip
+    write_rows(rows, args.out, schema.TRAJECTORY_FRAMES)
+    total = frames["potential_energy"] + frames["kinetic_energy"]
+    print(
+        f"{rows[0]['run']}: {len(rows)} frames of {len(atoms)} atoms; total energy drift "
+        f"{(total[-1] - total[0]) / len(atoms) * 1e3:.3f} meV/atom; "
+        f"mean T {np.mean(frames['kinetic_energy']) / (1.5 * len(atoms) * 8.617333262e-5):.1f} K"
+    )
+
+
 def _generate(args: argparse.Namespace) -> None:
     import numpy as np
     from ase import Atoms
@@ -548,6 +584,34 @@ def build_parser() -> argparse.ArgumentParser:
                        ("rate-plot", "hTST vs MD rates (PNG)")):  # fmt: skip
         p.add_argument(f"--{name}", required=True, help=what)
     p.set_defaults(func=_collect_tables)
+
+    p = sub.add_parser("run-reference-md", help="reference MD frames for the trajectory models")
+    p.add_argument("--system", required=True, choices=["cluster", "bulk"])
+    p.add_argument("--potential", required=True, help="EAM file")
+    p.add_argument("--structure", default=None, help="relaxed cluster (cluster system)")
+    p.add_argument("--vacuum", type=float, default=10.0, help="Å around a free cluster")
+    p.add_argument("--element", default="Al", help="bulk element")
+    p.add_argument("--cells", type=int, default=4, help="bulk: cubic fcc cells per edge")
+    p.add_argument("--lattice-constant", type=float, default=4.05, help="bulk, Å")
+    p.add_argument("--temperature", type=float, required=True, help="K")
+    p.add_argument("--ensemble", default="nve", choices=["nve", "langevin"])
+    p.add_argument("--equilibrate-ps", type=float, default=5.0)
+    p.add_argument("--length-ps", type=float, default=20.0)
+    p.add_argument("--stride-fs", type=float, default=10.0)
+    p.add_argument("--timestep-fs", type=float, default=2.0)
+    p.add_argument("--damping-fs", type=float, default=100.0)
+    p.add_argument(
+        "--melting-point",
+        type=float,
+        default=float("inf"),
+        help="K; at or above it the run melts first",
+    )
+    p.add_argument("--melt-temperature", type=float, default=2000.0, help="K")
+    p.add_argument("--melt-ps", type=float, default=5.0)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--name", default=None, help="run name (default: from system, T and seed)")
+    p.add_argument("--out", required=True, help="frames (Parquet)")
+    p.set_defaults(func=_run_reference_md)
 
     p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
     p.add_argument("--model", required=True)

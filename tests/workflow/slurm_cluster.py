@@ -134,7 +134,10 @@ PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE State=U
         shutil.chown("/run/munge", "munge", "munge")
         subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
         self.started.append("munged")
-        self.pids["munged"] = int(Path("/run/munge/munged.pid").read_text())
+        pidfile = Path("/run/munge/munged.pid")
+        self._wait(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(),
+                   f"munged to write its pid to {pidfile}")  # fmt: skip
+        self.pids["munged"] = int(pidfile.read_text())
 
     def __enter__(self) -> LocalSlurm:
         install()
@@ -144,7 +147,9 @@ PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE State=U
             for name, exe in DAEMONS.items():
                 subprocess.run([exe], env=self.env, check=True, capture_output=True, timeout=60)
                 pidfile = self.root / "run" / f"{name}.pid"
-                self._wait(pidfile.exists, f"{name} to write {pidfile}")
+                # The daemon creates its pid file before it writes the pid into it.
+                self._wait(lambda p=pidfile: p.exists() and p.read_text().strip().isdigit(),
+                           f"{name} to write its pid to {pidfile}")  # fmt: skip
                 self.pids[name] = int(pidfile.read_text())
             self._wait(lambda: self.run("scontrol", "ping", check=False).count("UP") >= 1,
                        "slurmctld to answer scontrol ping")  # fmt: skip

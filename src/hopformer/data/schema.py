@@ -145,6 +145,7 @@ POSITION_COLUMNS = (
     "start_positions",
     "end_positions",
     "positions",
+    "velocities",
 )
 
 #: The transformer's dataset (dataset/{train,val,test}.parquet): one row per distinct
@@ -272,5 +273,30 @@ RATE_TABLE = pa.schema(
         pa.field("htst_temperatures", POSITIONS, nullable=False, metadata={"doc": "K"}),
         pa.field("htst_rates_per_ps", POSITIONS, nullable=False,
                  metadata={"doc": "at htst_temperatures; NaN-free: empty when no rate"}),
+    ]
+)  # fmt: skip
+
+#: Reference MD for the trajectory surrogates (trajectory/reference/<run>.parquet): one row
+#: per recorded frame of one run (system, ensemble, temperature, seed).
+TRAJECTORY_FRAMES = pa.schema(
+    [
+        pa.field("run", pa.string(), nullable=False,
+                 metadata={"doc": "<system>-<ensemble>-T<K>-s<seed>"}),
+        pa.field("system", pa.string(), nullable=False, metadata={"doc": "cluster | bulk"}),
+        pa.field("ensemble", pa.string(), nullable=False, metadata={"doc": "nve | langevin"}),
+        pa.field("temperature", pa.float64(), nullable=False),
+        pa.field("seed", pa.int32(), nullable=False),
+        pa.field("frame", pa.int32(), nullable=False),
+        pa.field("time_fs", pa.float64(), nullable=False,
+                 metadata={"doc": "since production began"}),
+        pa.field("timestep_fs", pa.float64(), nullable=False),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("positions", POSITIONS, nullable=False, metadata={"doc": "wrapped into the cell"}),
+        pa.field("velocities", POSITIONS, nullable=False, metadata={"doc": "Å/fs"}),
+        pa.field("cell", POSITIONS, nullable=False,
+                 metadata={"doc": "9 values, rows = vectors; empty: free"}),
+        pa.field("potential_energy", pa.float64(), nullable=False),
+        pa.field("kinetic_energy", pa.float64(), nullable=False),
+        pa.field("potential_sha256", pa.string(), nullable=False),
     ]
 )  # fmt: skip

@@ -1,0 +1,46 @@
+# Trajectory surrogates (issue 7): reference MD of the cluster and of periodic bulk, fanned out
+# by (system, ensemble, temperature, seed). Only when `trajectory.enabled`.
+
+
+rule make_bulk_potential:
+    output:
+        potential=result("trajectory/bulk.eam.alloy"),
+    params:
+        args=cli_args(config["potential"], ["nr", "nrho"]),
+        element=TRAJECTORY["bulk"]["element"],
+    log:
+        log_of("trajectory/make_bulk_potential"),
+    benchmark:
+        benchmark_of("trajectory/make_bulk_potential")
+    conda:
+        "../envs/hopformer.yaml"
+    shell:
+        "hopformer make-potential --element {params.element} {params.args}"
+        " --out {output.potential} > {log} 2>&1"
+
+
+rule run_reference_md:
+    input:
+        unpack(reference_md_inputs),
+    output:
+        frames=result("trajectory/reference/{system}-{ensemble}-T{temperature}-s{seed}.parquet"),
+    params:
+        run=lambda wc: cli_args(TRAJECTORY, RUN_KEYS),
+        system=lambda wc: reference_md_args(wc),
+        seed=reference_md_seed,
+    wildcard_constraints:
+        system="cluster|bulk",
+        ensemble="nve|langevin",
+        seed=r"\d+",
+    threads: 1
+    log:
+        log_of("trajectory/reference/{system}-{ensemble}-T{temperature}-s{seed}"),
+    benchmark:
+        benchmark_of("trajectory/reference/{system}-{ensemble}-T{temperature}-s{seed}")
+    conda:
+        "../envs/hopformer.yaml"
+    shell:
+        "hopformer run-reference-md --system {wildcards.system} {params.system} {params.run}"
+        " --ensemble {wildcards.ensemble} --temperature {wildcards.temperature}"
+        " --seed {params.seed} --name {wildcards.system}-{wildcards.ensemble}-T{wildcards.temperature}"
+        "-s{wildcards.seed} --potential {input.potential} --out {output.frames} > {log} 2>&1"

@@ -1,0 +1,117 @@
+"""Reference MD trajectories for the trajectory surrogates (issue 7): the data they learn from
+and the ground truth they are judged against.
+
+One run = one system at one temperature and seed: seeded Maxwell–Boltzmann velocities,
+``equilibrate_ps`` of Langevin MD (``melt_ps`` at ``melt_temperature`` first, for a liquid
+started from a crystal), then ``length_ps`` in the chosen ensemble with a frame every
+``stride_fs``. Frames hold positions (as the engine returns them: wrapped into a periodic
+cell), velocities in Å/fs, and the potential and kinetic energies, so a surrogate's rollout
+started from any frame can be compared with the reference from there on.
+
+Systems: ``cluster`` — the campaign's relaxed cluster (free, no cell); ``bulk`` — a periodic
+fcc supercell of ``cells``³ cubic cells of ``element`` at its lattice constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms, units
+from ase.build import bulk
+
+from hopformer.physics.engine import NVE, Engine, Langevin
+
+ENSEMBLES = ("nve", "langevin")
+
+
+@dataclass(frozen=True)
+class TrajectorySpec:
+    temperature: float
+    ensemble: str = "nve"
+    equilibrate_ps: float = 5.0
+    length_ps: float = 20.0
+    stride_fs: float = 10.0
+    timestep_fs: float = 2.0
+    damping_fs: float = 100.0
+    melt_temperature: float | None = None
+    melt_ps: float = 0.0
+    seed: int = 1
+
+    def __post_init__(self):
+        if self.ensemble not in ENSEMBLES:
+            raise ValueError(f"trajectory ensemble {self.ensemble!r}: expected one of {ENSEMBLES}")
+        if self.temperature <= 0 or self.length_ps <= 0 or self.equilibrate_ps < 0:
+            raise ValueError(f"trajectory: temperature and length_ps must be > 0 ({self})")
+        steps = self.stride_fs / self.timestep_fs
+        if self.stride_fs <= 0 or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"trajectory stride_fs {self.stride_fs} must be a positive multiple "
+                             f"of timestep_fs {self.timestep_fs}")  # fmt: skip
+
+    @property
+    def stride_steps(self) -> int:
+        return round(self.stride_fs / self.timestep_fs)
+
+    @property
+    def frames(self) -> int:
+        """Frames recorded, the start of production included."""
+        return int(round(self.length_ps * 1000 / self.stride_fs)) + 1
+
+
+def bulk_cell(element: str, cells: int, lattice_constant: float) -> Atoms:
+    """A periodic fcc supercell of ``cells``³ cubic cells (4 atoms each)."""
+    return bulk(element, "fcc", a=lattice_constant, cubic=True).repeat(cells)
+
+
+def run_reference(engine: Engine, spec: TrajectorySpec) -> dict[str, np.ndarray]:
+    """Run ``spec`` on ``engine`` (positions already set) and return its frames:
+    ``time_fs`` (F,), ``positions`` (F, N, 3) Å, ``velocities`` (F, N, 3) Å/fs,
+    ``potential_energy`` and ``kinetic_energy`` (F,) eV."""
+    ts = spec.timestep_fs
+    seed = 1 + spec.seed % 899_999_998
+    engine.thermalize(spec.melt_temperature or spec.temperature, seed)
+    if spec.melt_temperature and spec.melt_ps > 0:
+        engine.run(_steps(spec.melt_ps, ts), Langevin(spec.melt_temperature, ts, spec.damping_fs,
+                                                      seed))  # fmt: skip
+    thermostat = Langevin(spec.temperature, ts, spec.damping_fs, seed)
+    if spec.equilibrate_ps > 0:
+        engine.run(_steps(spec.equilibrate_ps, ts), thermostat)
+    integrator = NVE(ts) if spec.ensemble == "nve" else thermostat
+    frames = {k: [] for k in ("positions", "velocities", "potential_energy", "kinetic_energy")}
+    for i in range(spec.frames):
+        if i:
+            engine.run(spec.stride_steps, integrator)
+        frames["positions"].append(engine.get_positions())
+        frames["velocities"].append(engine.get_velocities() * units.fs)
+        frames["kinetic_energy"].append(engine.kinetic_energy())
+        frames["potential_energy"].append(engine.energy())
+    out = {k: np.asarray(v) for k, v in frames.items()}
+    out["time_fs"] = np.arange(spec.frames) * spec.stride_fs
+    return out
+
+
+def _steps(ps: float, timestep_fs: float) -> int:
+    return int(round(ps * 1000 / timestep_fs))
+
+
+def run_name(system: str, spec: TrajectorySpec) -> str:
+    return f"{system}-{spec.ensemble}-T{spec.temperature:g}-s{spec.seed}"
+
+
+def frame_rows(frames: dict[str, np.ndarray], spec: TrajectorySpec, system: str,
+               numbers: np.ndarray, cell: np.ndarray | None, potential_sha256: str,
+               name: str | None = None) -> list[dict]:  # fmt: skip
+    """TRAJECTORY_FRAMES rows of one run (see :mod:`hopformer.data.schema`); ``name``
+    defaults to :func:`run_name`."""
+    name = name or run_name(system, spec)
+    flat_cell = [] if cell is None else np.asarray(cell, dtype=float).ravel().tolist()
+    return [{
+        "run": name, "system": system, "ensemble": spec.ensemble,
+        "temperature": spec.temperature, "seed": spec.seed, "frame": i,
+        "time_fs": float(frames["time_fs"][i]), "timestep_fs": spec.timestep_fs,
+        "numbers": numbers, "positions": frames["positions"][i],
+        "velocities": frames["velocities"][i], "cell": flat_cell,
+        "potential_energy": float(frames["potential_energy"][i]),
+        "kinetic_energy": float(frames["kinetic_energy"][i]),
+        "potential_sha256": potential_sha256,
+    } for i in range(len(frames["time_fs"]))]  # fmt: skip

@@ -1,0 +1,33 @@
+"""The trajectory surrogates' reference MD through Snakemake (off by default)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hopformer.data import schema
+from hopformer.data.shards import read_table
+
+
+def test_reference_md_jobs_fan_out_only_when_enabled(workflow):
+    assert "run_reference_md" not in workflow.planned()
+    workflow.edit_config("trajectory", "enabled", True)
+    jobs = workflow.planned()
+    t = workflow.config()["trajectory"]
+    runs = sum(len(t[s]["temperatures"]) * len(t[s]["ensembles"]) for s in ("cluster", "bulk"))
+    assert jobs["run_reference_md"] == runs * t["seeds"] and jobs["make_bulk_potential"] == 1
+
+
+def test_a_bulk_reference_run_writes_its_frames(workflow):
+    workflow.edit_config("trajectory", "enabled", True)
+    workflow.edit_config("trajectory", "length_ps", 0.5)
+    workflow.edit_config("trajectory", "equilibrate_ps", 0.2)
+    workflow.edit_config("trajectory", "bulk", {"cells": 2, "temperatures": [300.0]})
+    target = "results/{}/trajectory/reference/bulk-nve-T300-s1.parquet"
+    target = target.format(workflow.config()["campaign"])
+    workflow.snakemake(target)
+    frames = read_table(workflow.root / target, schema.TRAJECTORY_FRAMES).to_pylist()
+    assert len(frames) == 51 and frames[-1]["time_fs"] == 500.0
+    assert {f["run"] for f in frames} == {"bulk-nve-T300-s1"} and len(frames[0]["numbers"]) == 32
+    energy = np.array([f["potential_energy"] + f["kinetic_energy"] for f in frames])
+    assert np.ptp(energy) / 32 < 1e-3, "NVE frames conserve energy"
+    assert workflow.planned(target) == {}, "nothing left to do"
