@@ -200,8 +200,27 @@ def reference_md_args(wildcards):
     return f"--structure {rules.relax_cluster.output.structure}"
 
 
+INTEGRATOR = TRAJECTORY["integrator"]
+INTEGRATOR_KEYS = ["stride_fs", "cutoff", "width", "layers", "steps", "batch", "learning_rate",
+                   "device"]
+
+
+def integrator_runs(held_out):
+    """The bulk reference runs the integrator trains on (all but the last seed) or is judged
+    on (the last seed's)."""
+    last = TRAJECTORY["seeds"] - 1
+    return [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
+            for s, e, t, i in reference_md_runs() if s == "bulk" and (i == last) == held_out]
+
+
 def trajectory_outputs():
     if not TRAJECTORY["enabled"]:
         return []
-    return [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
-            for s, e, t, i in reference_md_runs()]
+    outputs = [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
+               for s, e, t, i in reference_md_runs()]
+    if integrator_runs(held_out=True):
+        outputs += [result("trajectory/integrator/model.pt"),
+                    result("trajectory/integrator/evaluation.json"),
+                    result("trajectory/integrator/evaluation.csv"),
+                    result("trajectory/integrator/rollout.png")]
+    return outputs

@@ -44,3 +44,61 @@ rule run_reference_md:
         " --ensemble {wildcards.ensemble} --temperature {wildcards.temperature}"
         " --seed {params.seed} --name {wildcards.system}-{wildcards.ensemble}-T{wildcards.temperature}"
         "-s{wildcards.seed} --potential {input.potential} --out {output.frames} > {log} 2>&1"
+
+
+rule train_integrator:
+    input:
+        frames=integrator_runs(held_out=False),
+    output:
+        model=result("trajectory/integrator/model.pt"),
+        losses=result("trajectory/integrator/loss.csv"),
+        summary=result("trajectory/integrator/training.json"),
+    params:
+        args=cli_args(INTEGRATOR, INTEGRATOR_KEYS),
+        seed=config["seed"],
+    threads: 2
+    resources:
+        runtime=lambda wc, attempt: 120 * attempt,
+    log:
+        log_of("trajectory/integrator/train_integrator"),
+    benchmark:
+        benchmark_of("trajectory/integrator/train_integrator")
+    conda:
+        "../envs/hopformer.yaml"
+    shell:
+        "hopformer train-integrator {params.args} --seed {params.seed} --threads {threads}"
+        " --frames {input.frames} --out {output.model} --loss-log {output.losses}"
+        " --summary {output.summary} > {log} 2>&1"
+
+
+rule evaluate_integrator:
+    input:
+        model=rules.train_integrator.output.model,
+        frames=integrator_runs(held_out=True),
+    output:
+        summary=result("trajectory/integrator/evaluation.json"),
+        csv=report(
+            result("trajectory/integrator/evaluation.csv"),
+            caption="report/integrator.rst",
+            category="Trajectory surrogates",
+            labels={"table": "GNN integrator vs reference MD"},
+        ),
+        plot=report(
+            result("trajectory/integrator/rollout.png"),
+            caption="report/integrator.rst",
+            category="Trajectory surrogates",
+            labels={"figure": "GNN integrator rollout"},
+        ),
+    params:
+        strides=INTEGRATOR["rollout_strides"],
+    threads: 1
+    log:
+        log_of("trajectory/integrator/evaluate_integrator"),
+    benchmark:
+        benchmark_of("trajectory/integrator/evaluate_integrator")
+    conda:
+        "../envs/hopformer.yaml"
+    shell:
+        "hopformer evaluate-integrator --strides {params.strides} --threads {threads}"
+        " --model {input.model} --frames {input.frames} --out {output.summary}"
+        " --csv {output.csv} --plot {output.plot} > {log} 2>&1"

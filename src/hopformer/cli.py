@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from hopformer.physics.clusters import SHAPES
@@ -318,6 +319,56 @@ def _run_reference_md(args: argparse.Namespace) -> None:
     )
 
 
+def _train_integrator(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
+    from hopformer.surrogates.integrator import IntegratorConfig
+    from hopformer.surrogates.training import read_run, train
+
+    torch.set_num_threads(args.threads)
+    config = IntegratorConfig(args.stride_fs, args.cutoff, args.width, args.layers)
+    runs = [read_run(p) for p in args.frames]
+    start = time.perf_counter()
+    model, history = train(runs, config, args.steps, args.seed, args.learning_rate, args.batch,
+                           _device(args.device), log=lambda m: print(m, flush=True))  # fmt: skip
+    with atomic_path(args.out) as tmp:
+        torch.save(model.save(), tmp)
+    write_text_atomic(args.loss_log, pd.DataFrame(history).to_csv(index=False,
+                                                                  float_format="%.6g"))  # fmt: skip
+    summary = {"steps": args.steps, "runs": len(runs), "final_loss": history[-1]["loss"],
+               "seconds": time.perf_counter() - start, "device": _device(args.device)}  # fmt: skip
+    write_json_atomic(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _evaluate_integrator(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from hopformer.physics.io import write_json_atomic, write_text_atomic
+    from hopformer.report.plots import plot_rollout
+    from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
+    from hopformer.surrogates.training import evaluate, read_run
+
+    torch.set_num_threads(args.threads)
+    saved = torch.load(args.model, weights_only=False)
+    model = DisplacementIntegrator(IntegratorConfig(**saved["config"])).double()
+    model.load_state_dict(saved["state"])
+    model.eval()
+    rows, first = [], None
+    for path in args.frames:
+        run = read_run(path)
+        summary, curves = evaluate(model, run, args.strides)
+        rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
+        first = first or (Path(path).stem, curves)
+        print(json.dumps(rows[-1]), flush=True)
+    write_json_atomic(args.out, rows)
+    write_text_atomic(args.csv, pd.DataFrame(rows).to_csv(index=False, float_format="%.6g"))
+    plot_rollout(*first, args.plot)
+
+
 def _generate(args: argparse.Namespace) -> None:
     import numpy as np
     from ase import Atoms
@@ -612,6 +663,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="run name (default: from system, T and seed)")
     p.add_argument("--out", required=True, help="frames (Parquet)")
     p.set_defaults(func=_run_reference_md)
+
+    p = sub.add_parser("train-integrator", help="train the GNN displacement integrator")
+    p.add_argument("--frames", nargs="+", required=True, help="periodic reference runs")
+    p.add_argument("--stride-fs", type=float, default=10.0)
+    p.add_argument("--cutoff", type=float, default=4.5, help="Å")
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="model file")
+    p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
+    p.add_argument("--summary", required=True, help="training summary (JSON)")
+    p.set_defaults(func=_train_integrator)
+
+    p = sub.add_parser("evaluate-integrator", help="integrator rollouts against reference MD")
+    p.add_argument("--model", required=True)
+    p.add_argument("--frames", nargs="+", required=True, help="held-out reference runs")
+    p.add_argument("--strides", type=int, default=100, help="rollout length in strides")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--out", required=True, help="one summary per run (JSON)")
+    p.add_argument("--csv", required=True, help="the same as CSV")
+    p.add_argument("--plot", required=True, help="error, MSD and RDF of the first run (PNG)")
+    p.set_defaults(func=_evaluate_integrator)
 
     p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
     p.add_argument("--model", required=True)

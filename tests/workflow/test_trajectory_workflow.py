@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from hopformer.data import schema
@@ -31,3 +33,27 @@ def test_a_bulk_reference_run_writes_its_frames(workflow):
     energy = np.array([f["potential_energy"] + f["kinetic_energy"] for f in frames])
     assert np.ptp(energy) / 32 < 1e-3, "NVE frames conserve energy"
     assert workflow.planned(target) == {}, "nothing left to do"
+
+
+def test_the_integrator_trains_on_early_seeds_and_is_judged_on_the_last(workflow):
+    workflow.edit_config("trajectory", "enabled", True)
+    workflow.edit_config("trajectory", "length_ps", 0.4)
+    workflow.edit_config("trajectory", "equilibrate_ps", 0.2)
+    workflow.edit_config("trajectory", "cluster", {"temperatures": []})
+    workflow.edit_config("trajectory", "bulk", {"cells": 2, "temperatures": [300.0]})
+    workflow.edit_config("trajectory", "integrator", {"width": 8, "steps": 5,
+                                                      "rollout_strides": 10})  # fmt: skip
+    root = f"results/{workflow.config()['campaign']}/trajectory"
+    jobs = workflow.planned(f"{root}/integrator/evaluation.json")
+    assert jobs == {"make_bulk_potential": 1, "run_reference_md": 2, "train_integrator": 1,
+                    "evaluate_integrator": 1}  # fmt: skip
+    workflow.snakemake(f"{root}/integrator/evaluation.json")
+    rows = json.loads((workflow.root / root / "integrator/evaluation.json").read_text())
+    assert [r["run"] for r in rows] == ["bulk-nve-T300-s1"], "judged on the held-out seed only"
+    r = rows[0]
+    assert r["strides"] == 10 and r["position_error_pm_1_strides"] > 0
+    assert np.isfinite([r["rdf_l1"], r["msd_end_model"], r["temperature_model_mean"]]).all()
+    log = (workflow.root / root / "integrator/loss.csv").read_text().splitlines()
+    assert log[0] == "step,loss" and len(log) == 6
+    png = (workflow.root / root / "integrator/rollout.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

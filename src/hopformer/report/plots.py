@@ -111,3 +111,30 @@ def _log_error_bars(pairs: Sequence[dict]) -> list[list[float]]:
     seen once has a standard error as large as itself)."""
     lower = [min(p["md_rate_stderr_per_ps"], 0.9 * p["md_rate_per_ps"]) for p in pairs]
     return [lower, [p["md_rate_stderr_per_ps"] for p in pairs]]
+
+
+def plot_rollout(run: str, curves: dict, path: str | os.PathLike) -> None:
+    """A surrogate rollout against its reference MD: position error, MSD, RDF."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), dpi=110)
+    t = curves["time_fs"]
+    axes[0].plot(t, curves["position_error_pm"])
+    axes[0].set_xlabel("time, fs")
+    axes[0].set_ylabel("RMS position error, pm")
+    axes[1].plot(t, curves["msd_reference"], label="reference MD")
+    axes[1].plot(t, curves["msd_model"], "--", label="surrogate")
+    axes[1].set_xlabel("lag, fs")
+    axes[1].set_ylabel("MSD, Å²")
+    axes[1].legend(fontsize=7)
+    axes[2].plot(curves["r"], curves["rdf_reference"], label="reference MD")
+    axes[2].plot(curves["r"], curves["rdf_model"], "--", label="surrogate")
+    axes[2].set_xlabel("r, Å")
+    axes[2].set_ylabel("g(r)")
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"rollout from the first frame of {run}")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
