@@ -106,7 +106,16 @@ class DisplacementIntegrator(nn.Module):
     def forward(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, cell: torch.Tensor,
                 i: torch.Tensor, j: torch.Tensor, shifts: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        rij = x[j] - x[i] + shifts @ cell
+        return self.step(x, v, numbers, i, j, shifts @ cell, self.config.stride_fs)
+
+    def step(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor,
+             j: torch.Tensor, offsets: torch.Tensor, tau: float | torch.Tensor,
+             extra: torch.Tensor | None = None, scale: float = 1.0
+             ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(Δx, Δv) over time ``tau`` fs; ``offsets`` (E, 3) are the edges' image offsets in Å
+        (zeros for a free cluster); ``extra`` (N, width) is added to the node features; the
+        learned corrections are multiplied by ``scale`` (0 makes the step free flight)."""
+        rij = x[j] - x[i] + offsets
         r = rij.norm(dim=-1).clamp_min(1e-9)
         u = rij / r[:, None]
         # Invariant edge features; velocity products scaled to O(1) (thermal v ~ 0.05 Å/fs).
@@ -116,14 +125,16 @@ class DisplacementIntegrator(nn.Module):
         speed_width = 0.05 / self.config.radial
         speed = torch.exp(-(((v.norm(dim=-1)[:, None] - self.speeds) / speed_width) ** 2))
         h = self.embed(numbers) + self.speed(speed)
+        if extra is not None:
+            h = h + extra
         for layer in self.layers:
             h = layer(h, i, j, e)
         ab = self.node_out(h)
         wu = self.edge_out(torch.cat([h[i], h[j], e], -1)) * self._smooth(r)[:, None]
         # Free flight (τ v) is the leading term: the network learns the correction.
-        dx = (1.0 + ab[:, :1]) * self.config.stride_fs * v
-        dx = dx + torch.zeros_like(v).index_add(0, i, 0.1 * wu[:, :1] * u)
-        dv = ab[:, 1:2] * v + torch.zeros_like(v).index_add(0, i, 0.01 * wu[:, 1:2] * u)
+        dx = (1.0 + scale * ab[:, :1]) * tau * v
+        dx = dx + scale * torch.zeros_like(v).index_add(0, i, 0.1 * wu[:, :1] * u)
+        dv = scale * (ab[:, 1:2] * v + torch.zeros_like(v).index_add(0, i, 0.01 * wu[:, 1:2] * u))
         return dx, dv
 
     def save(self) -> dict:

@@ -1,0 +1,92 @@
+"""Direct trajectory prediction (issue 7, part A; MDtrajNet-1-style), for a free cluster.
+
+(positions, velocities, species, Δt) → positions and velocities at t + Δt, for any Δt up to
+``horizon_fs``: no forces, no integration steps. The network is the equivariant attention
+core of :class:`~hopformer.surrogates.integrator.DisplacementIntegrator` on the cluster's
+radius graph (no cell), with Δt entering as a sinusoidal embedding added to every atom's
+features, in the free-flight term Δt v_i, and as a factor Δt/horizon on the learned
+corrections — so Δt = 0 returns the input exactly, and the outputs rotate, translate and
+permute with the inputs. Long trajectories chain
+predictions: each segment's last frame seeds the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    horizon_fs: float = 100.0
+    cutoff: float = 4.0
+    width: int = 32
+    layers: int = 3
+    radial: int = 16
+    frequencies: int = 8
+
+    def __post_init__(self):
+        if self.horizon_fs <= 0 or self.frequencies < 1:
+            raise ValueError(f"predictor config: positive horizon and frequencies ({self})")
+
+
+def free_graph(positions: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every ordered pair of a free cluster closer than ``cutoff``."""
+    x = np.asarray(positions, dtype=float)
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    i, j = np.nonzero(d < cutoff)
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+class TrajectoryPredictor(nn.Module):
+    """See the module doc. ``forward(x, v, numbers, i, j, dt)`` returns (x(t+Δt), v(t+Δt))."""
+
+    def __init__(self, config: PredictorConfig):
+        super().__init__()
+        self.config = config
+        self.core = DisplacementIntegrator(IntegratorConfig(
+            stride_fs=config.horizon_fs, cutoff=config.cutoff, width=config.width,
+            layers=config.layers, radial=config.radial))  # fmt: skip
+        self.time = nn.Linear(2 * config.frequencies, config.width)
+        self.register_buffer("omegas", torch.pi * torch.arange(1, config.frequencies + 1))
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor,
+                j: torch.Tensor, dt: float) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        if not 0 <= dt <= self.config.horizon_fs:
+            raise ValueError(f"Δt {dt} fs outside 0..{self.config.horizon_fs} fs (the horizon)")
+        phase = self.omegas * (dt / self.config.horizon_fs)
+        embed = self.time(torch.cat([torch.sin(phase), torch.cos(phase) - 1.0]).to(x.dtype))
+        offsets = torch.zeros((len(i), 3), dtype=x.dtype, device=x.device)
+        # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
+        dx, dv = self.core.step(x, v, numbers, i, j, offsets, dt, embed.expand(len(x), -1),
+                                scale=dt / self.config.horizon_fs)  # fmt: skip
+        return x + dx, v + dv
+
+
+def predict(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
+            dt: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Positions and velocities Δt fs later (numpy in and out)."""
+    dtype = next(model.parameters()).dtype
+    i, j = free_graph(x, model.config.cutoff)
+    t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
+    with torch.no_grad():
+        nx, nv = model(t(x), t(v), torch.as_tensor(numbers, dtype=torch.long),
+                       torch.as_tensor(i), torch.as_tensor(j), dt)  # fmt: skip
+    return nx.numpy(), nv.numpy()
+
+
+def chain(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
+          dt: float, segments: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each."""
+    xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
+    for _ in range(segments):
+        nx, nv = predict(model, xs[-1], vs[-1], numbers, dt)
+        xs.append(nx)
+        vs.append(nv)
+    return np.array(xs), np.array(vs)
