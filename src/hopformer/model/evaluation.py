@@ -194,6 +194,32 @@ def surface_hint(x: np.ndarray, generator: np.random.Generator, tries: int = 200
     return None
 
 
+def hint_free_candidates(model: TransitionModel, ex: Example, samples: int, surface_hints: int,
+                         sample_seed: int, sites: np.random.Generator
+                         ) -> tuple[list[tuple[np.ndarray, str]], int]:  # fmt: skip
+    """Candidates for ``ex``'s initial state from hints made without any final state:
+    ``samples`` seeded draws with no hint ("sampled"), then ``surface_hints`` mode candidates
+    with one surface atom moved to an empty neighbouring site drawn from ``sites``
+    ("surface"). Returns (candidate, kind) pairs and how many surface hints found no site."""
+    cands = []
+    if samples:
+        empty = np.zeros(0, dtype=np.int64)
+        draws = model_candidates(model, ex, empty, np.zeros((0, 3)), samples=samples,
+                                 seed=sample_seed)  # fmt: skip
+        cands += [(c, "sampled") for c in draws]
+    missing = 0
+    for _ in range(surface_hints):
+        hint = surface_hint(ex.initial, sites)
+        if hint is None:
+            missing += 1
+            continue
+        atom, site = hint
+        site = site + ex.initial.mean(0)
+        cands.append((model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0],
+                      "surface"))  # fmt: skip
+    return cands, missing
+
+
 def explore(
     model: TransitionModel,
     judge: Judge,
@@ -211,20 +237,11 @@ def explore(
     md_total = 0
     for s, md in sorted(groups.items()):
         ex = md[0]
-        empty = np.zeros(0, dtype=np.int64)
-        cands = [(c, "sampled") for c in model_candidates(
-            model, ex, empty, np.zeros((0, 3)), samples=samples, seed=_seed(seed, SAMPLE_STREAM, s)
-        )] if samples else []  # fmt: skip
-        sites = rng(seed, SURFACE_STREAM, s)
-        for _ in range(surface_hints):
-            hint = surface_hint(ex.initial, sites)
-            if hint is None:
-                counts["no_surface_site"] += 1
-                continue
-            atom, site = hint
-            site = site + ex.initial.mean(0)
-            c = model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0]
-            cands.append((c, "surface"))
+        cands, missing = hint_free_candidates(model, ex, samples, surface_hints,
+                                              _seed(seed, SAMPLE_STREAM, s),
+                                              rng(seed, SURFACE_STREAM, s))  # fmt: skip
+        if missing:
+            counts["no_surface_site"] += missing
         found: list[dict] = []
         for cand, kind in cands:
             counts[f"{kind}_candidates"] += 1

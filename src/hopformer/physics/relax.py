@@ -42,22 +42,36 @@ class Relaxed:
         return self.status == OK
 
 
+CANDIDATE_MIN_DISTANCE = 1.0  # Å
+
+
+def start_problem(positions: np.ndarray, min_distance: float = CANDIDATE_MIN_DISTANCE,
+                  numbers: np.ndarray | None = None) -> str:  # fmt: skip
+    """Why ``positions`` cannot be relaxed or evaluated as they are ('' when they can):
+    non-finite coordinates, or two atoms closer than ``min_distance`` Å."""
+    positions = np.asarray(positions, dtype=float)
+    if not np.all(np.isfinite(positions)):
+        return "non-finite coordinates"
+    try:
+        check_overlaps(Atoms(numbers=numbers, positions=positions), min_distance)
+    except OverlapError as exc:
+        return f"overlapping atoms ({exc})"
+    return ""
+
+
 def relax_candidate(
     engine: Engine,
     positions: np.ndarray,
     fmax: float = QUENCH_FMAX,
-    min_distance: float = 1.0,
+    min_distance: float = CANDIDATE_MIN_DISTANCE,
     bond_distance: float = 3.6,
     max_steps: int = 20_000,
 ) -> Relaxed:
     """Quench ``positions`` (N, 3, Å) on ``engine``'s potential; see the module doc."""
     positions = np.asarray(positions, dtype=float)
-    if not np.all(np.isfinite(positions)):
-        return Relaxed("overlap", detail="non-finite coordinates")
-    try:
-        check_overlaps(Atoms(positions=positions), min_distance)
-    except OverlapError as exc:
-        return Relaxed("overlap", detail=str(exc))
+    problem = start_problem(positions, min_distance)
+    if problem:
+        return Relaxed("overlap", detail=problem)
     try:
         result = quench(engine, positions, fmax=fmax, max_steps=max_steps, restore=False)
     except RuntimeError as exc:

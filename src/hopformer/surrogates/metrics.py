@@ -50,6 +50,14 @@ def position_error(pred: np.ndarray, ref: np.ndarray, cell: np.ndarray | None = 
     return np.sqrt((d**2).sum(-1).mean(-1))
 
 
+def rdf_reach(cell: np.ndarray) -> float:
+    """Half the smallest height of the cell: the largest r a minimum-image g(r) can reach."""
+    cell = np.asarray(cell, dtype=float)
+    heights = abs(np.linalg.det(cell)) / np.linalg.norm(
+        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)  # fmt: skip
+    return float(heights.min() / 2)
+
+
 def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
         ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(r, g(r)) of a periodic cell averaged over frames (minimum image, so ``r_max`` must
@@ -57,10 +65,9 @@ def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
     frames = np.asarray(frames, dtype=float).reshape(-1, *np.shape(frames)[-2:])
     cell = np.asarray(cell, dtype=float)
     volume = abs(np.linalg.det(cell))
-    heights = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    if r_max > heights.min() / 2 + 1e-9:
+    if r_max > rdf_reach(cell) + 1e-9:
         raise ValueError(f"rdf: r_max {r_max} Å exceeds half the cell's height "
-                         f"({heights.min() / 2:.3f} Å)")  # fmt: skip
+                         f"({rdf_reach(cell):.3f} Å)")  # fmt: skip
     n = frames.shape[1]
     edges = np.linspace(0.0, r_max, bins + 1)
     counts = np.zeros(bins)

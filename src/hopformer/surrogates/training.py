@@ -21,6 +21,7 @@ from hopformer.surrogates.metrics import (
     position_error,
     rdf,
     rdf_l1,
+    rdf_reach,
     stable_horizon,
     temperature,
     unwrap,
@@ -125,8 +126,7 @@ def evaluate(model: DisplacementIntegrator, run: dict, strides: int, wall_refere
     xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides)
     wall = time.perf_counter() - start
     err = position_error(unwrap(xs, cell), unwrap(ref_x, cell), None) * 100  # pm
-    r_max = min(6.0, 0.5 * np.min(np.abs(np.linalg.det(cell)) / np.linalg.norm(
-        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)))  # fmt: skip
+    r_max = min(6.0, rdf_reach(cell))
     r, g_model = rdf(xs[strides // 2 :], cell, r_max, 120)
     _, g_ref = rdf(ref_x[strides // 2 :], cell, r_max, 120)
     m_model, m_ref = msd(unwrap(xs, cell)), msd(unwrap(ref_x, cell))

@@ -31,6 +31,7 @@ Only ``ok`` rows carry a barrier and a rate; the others say why in ``neb_detail`
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -45,15 +46,15 @@ from hopformer.model.evaluation import (
     SAMPLE_STREAM,
     SURFACE_STREAM,
     Judge,
+    hint_free_candidates,
     model_candidates,
-    surface_hint,
 )
 from hopformer.model.examples import Example, top_k_atoms
 from hopformer.model.network import TransitionModel
 from hopformer.model.training import rng
 from hopformer.physics.engine import fmax_of
+from hopformer.physics.relax import start_problem
 from hopformer.physics.states import MOVED, align, hyperdistance, max_displacement, state_key
-from hopformer.physics.structure import OverlapError, check_overlaps
 from hopformer.validation.htst import frequencies, hessian, vineyard
 from hopformer.validation.neb import Path, minimum_energy_path
 
@@ -146,7 +147,8 @@ def validate_state(
         hit.kinds.add(kind)
         hit.candidates += 1
     e_initial = judge.energy(ex0.initial, numbers)
-    freq_initial = _spectrum(judge, numbers, ex0.initial, config)
+    # The minimum's spectrum, computed once per state and only if some saddle needs it.
+    freq_initial = functools.cache(lambda: _spectrum(judge, numbers, ex0.initial, config))
     rows = []
     novel = 0
     for f in found:
@@ -176,21 +178,10 @@ def _model_candidates(model: TransitionModel, state: int, md: Sequence[Example],
             cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
             out.append((ex.initial, cand, f"hint{k}"))
     ex0 = md[0]
-    if config.samples:
-        draw_seed = int(rng(seed, VALIDATE_STREAM, SAMPLE_STREAM, state).integers(2**31))
-        empty = np.zeros(0, dtype=np.int64)
-        for cand in model_candidates(model, ex0, empty, np.zeros((0, 3)), samples=config.samples,
-                                     seed=draw_seed):  # fmt: skip
-            out.append((ex0.initial, cand, "sampled"))
-    sites = rng(seed, VALIDATE_STREAM, SURFACE_STREAM, state)
-    centre = ex0.initial.mean(0)
-    for _ in range(config.surface_hints):
-        hint = surface_hint(ex0.initial, sites)
-        if hint is None:
-            continue
-        atom, site = hint
-        cand = model_candidates(model, ex0, np.array([atom]), (site + centre)[None], mode=True)
-        out.append((ex0.initial, cand[0], "surface"))
+    draw_seed = int(rng(seed, VALIDATE_STREAM, SAMPLE_STREAM, state).integers(2**31))
+    free, _ = hint_free_candidates(model, ex0, config.samples, config.surface_hints, draw_seed,
+                                   rng(seed, VALIDATE_STREAM, SURFACE_STREAM, state))  # fmt: skip
+    out += [(ex0.initial, cand, kind) for cand, kind in free]
     return out
 
 
@@ -221,12 +212,9 @@ def _spectrum(judge: Judge, numbers: np.ndarray, x: np.ndarray, config: Validati
 
 def end_problem(judge: Judge, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
     """Why ``x`` cannot be an end of a band ('' when it can: no overlap, a minimum)."""
-    if not np.all(np.isfinite(x)):
-        return "non-finite coordinates"
-    try:
-        check_overlaps(Atoms(numbers=numbers, positions=x), min_distance=1.0)
-    except OverlapError as exc:
-        return f"overlapping atoms ({exc})"
+    problem = start_problem(x, numbers=numbers)
+    if problem:
+        return problem
     engine = judge.engine(numbers, x)
     engine.set_positions(x)
     f = fmax_of(engine.forces())
@@ -241,9 +229,11 @@ def validate_pair(
     initial: np.ndarray,
     final: np.ndarray,
     config: ValidationConfig,
-    freq_initial: np.ndarray | None = None,
+    freq_initial: Callable[[], np.ndarray] | None = None,
 ) -> dict:
-    """NEB + hTST columns of one transition (see the module doc for ``neb_status``)."""
+    """NEB + hTST columns of one transition (see the module doc for ``neb_status``);
+    ``freq_initial()`` gives the initial minimum's spectrum when a saddle needs it (default:
+    computed here)."""
     out = {"neb_status": "rejected", "neb_detail": "", "neb_segments": 0, "neb_steps": 0,
            "saddle_energy": None, "barrier": None, "reverse_barrier": None,
            "prefactor_thz": None, "imaginary_modes": -1, "path_images": 0,
@@ -292,9 +282,8 @@ def validate_pair(
     saddle = band.positions[band.saddle]
     out |= {"saddle_energy": float(band.energies.max()), "barrier": band.barrier,
             "reverse_barrier": band.reverse_barrier}  # fmt: skip
-    if freq_initial is None:
-        freq_initial = _spectrum(judge, numbers, initial, config)
-    v = vineyard(freq_initial, _spectrum(judge, numbers, saddle, config))
+    spectrum = freq_initial() if freq_initial else _spectrum(judge, numbers, initial, config)
+    v = vineyard(spectrum, _spectrum(judge, numbers, saddle, config))
     out["imaginary_modes"] = v.imaginary
     if v.prefactor is None:
         out["neb_status"], out["neb_detail"] = "not_first_order", v.reason
