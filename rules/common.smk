@@ -205,12 +205,17 @@ INTEGRATOR_KEYS = ["stride_fs", "cutoff", "width", "layers", "steps", "batch", "
                    "device"]
 
 
-def integrator_runs(held_out):
-    """The bulk reference runs the integrator trains on (all but the last seed) or is judged
-    on (the last seed's)."""
+PREDICTOR = TRAJECTORY["predictor"]
+PREDICTOR_KEYS = ["horizon_fs", "cutoff", "width", "layers", "steps", "batch", "learning_rate",
+                  "device"]
+
+
+def surrogate_runs(system, held_out):
+    """The reference runs of ``system`` a surrogate trains on (all but the last seed) or is
+    judged on (the last seed's): the integrator on bulk, the predictor on the cluster."""
     last = TRAJECTORY["seeds"] - 1
     return [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
-            for s, e, t, i in reference_md_runs() if s == "bulk" and (i == last) == held_out]
+            for s, e, t, i in reference_md_runs() if s == system and (i == last) == held_out]
 
 
 def trajectory_outputs():
@@ -218,9 +223,8 @@ def trajectory_outputs():
         return []
     outputs = [result(f"trajectory/reference/{s}-{e}-T{t}-s{i}.parquet")
                for s, e, t, i in reference_md_runs()]
-    if integrator_runs(held_out=True):
-        outputs += [result("trajectory/integrator/model.pt"),
-                    result("trajectory/integrator/evaluation.json"),
-                    result("trajectory/integrator/evaluation.csv"),
-                    result("trajectory/integrator/rollout.png")]
+    for system, surrogate in (("bulk", "integrator"), ("cluster", "predictor")):
+        if surrogate_runs(system, held_out=True):
+            outputs += [result(f"trajectory/{surrogate}/{name}") for name in
+                        ("model.pt", "evaluation.json", "evaluation.csv", "rollout.png")]
     return outputs

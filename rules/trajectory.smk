@@ -48,12 +48,13 @@ rule run_reference_md:
 
 rule train_integrator:
     input:
-        frames=integrator_runs(held_out=False),
+        frames=surrogate_runs("bulk", held_out=False),
     output:
         model=result("trajectory/integrator/model.pt"),
         losses=result("trajectory/integrator/loss.csv"),
         summary=result("trajectory/integrator/training.json"),
     params:
+        surrogate="integrator",
         args=cli_args(INTEGRATOR, INTEGRATOR_KEYS),
         seed=config["seed"],
     threads: 2
@@ -66,7 +67,7 @@ rule train_integrator:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer train-integrator {params.args} --seed {params.seed} --threads {threads}"
+        "hopformer train-{params.surrogate} {params.args} --seed {params.seed} --threads {threads}"
         " --frames {input.frames} --out {output.model} --loss-log {output.losses}"
         " --summary {output.summary} > {log} 2>&1"
 
@@ -74,7 +75,8 @@ rule train_integrator:
 rule evaluate_integrator:
     input:
         model=rules.train_integrator.output.model,
-        frames=integrator_runs(held_out=True),
+        frames=surrogate_runs("bulk", held_out=True),
+        potential=rules.make_bulk_potential.output.potential,
     output:
         summary=result("trajectory/integrator/evaluation.json"),
         csv=report(
@@ -90,7 +92,8 @@ rule evaluate_integrator:
             labels={"figure": "GNN integrator rollout"},
         ),
     params:
-        strides=INTEGRATOR["rollout_strides"],
+        surrogate="integrator",
+        length=f"--strides {INTEGRATOR['rollout_strides']}",
     threads: 1
     log:
         log_of("trajectory/integrator/evaluate_integrator"),
@@ -99,6 +102,53 @@ rule evaluate_integrator:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer evaluate-integrator --strides {params.strides} --threads {threads}"
-        " --model {input.model} --frames {input.frames} --out {output.summary}"
+        "hopformer evaluate-{params.surrogate} {params.length} --threads {threads}"
+        " --model {input.model} --frames {input.frames} --potential {input.potential}"
+        " --out {output.summary}"
         " --csv {output.csv} --plot {output.plot} > {log} 2>&1"
+
+
+use rule train_integrator as train_predictor with:
+    input:
+        frames=surrogate_runs("cluster", held_out=False),
+    output:
+        model=result("trajectory/predictor/model.pt"),
+        losses=result("trajectory/predictor/loss.csv"),
+        summary=result("trajectory/predictor/training.json"),
+    params:
+        surrogate="predictor",
+        args=cli_args(PREDICTOR, PREDICTOR_KEYS) + f" --stride-fs {TRAJECTORY['stride_fs']}",
+        seed=config["seed"],
+    log:
+        log_of("trajectory/predictor/train_predictor"),
+    benchmark:
+        benchmark_of("trajectory/predictor/train_predictor")
+
+
+use rule evaluate_integrator as evaluate_predictor with:
+    input:
+        model=rules.train_predictor.output.model,
+        frames=surrogate_runs("cluster", held_out=True),
+        potential=rules.make_potential.output.potential,
+    output:
+        summary=result("trajectory/predictor/evaluation.json"),
+        csv=report(
+            result("trajectory/predictor/evaluation.csv"),
+            caption="report/predictor.rst",
+            category="Trajectory surrogates",
+            labels={"table": "direct trajectory predictor vs reference MD"},
+        ),
+        plot=report(
+            result("trajectory/predictor/rollout.png"),
+            caption="report/predictor.rst",
+            category="Trajectory surrogates",
+            labels={"figure": "direct trajectory predictor rollout"},
+        ),
+    params:
+        surrogate="predictor",
+        length=f"--rollout-ps {PREDICTOR['rollout_ps']} --damping-fs {TRAJECTORY['damping_fs']}"
+        f" --seed {config['seed']}",
+    log:
+        log_of("trajectory/predictor/evaluate_predictor"),
+    benchmark:
+        benchmark_of("trajectory/predictor/evaluate_predictor")

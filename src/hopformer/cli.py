@@ -319,48 +319,68 @@ def _run_reference_md(args: argparse.Namespace) -> None:
     )
 
 
-def _train_integrator(args: argparse.Namespace) -> None:
+def _train_surrogate(args: argparse.Namespace) -> None:
+    """train-integrator and train-predictor: one model file, loss log and summary each."""
     import pandas as pd
     import torch
 
     from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
     from hopformer.surrogates.integrator import IntegratorConfig
-    from hopformer.surrogates.training import read_run, train
+    from hopformer.surrogates.predictor import PredictorConfig
+    from hopformer.surrogates.training import read_run, train, train_predictor
 
     torch.set_num_threads(args.threads)
-    config = IntegratorConfig(args.stride_fs, args.cutoff, args.width, args.layers)
-    runs = [read_run(p) for p in args.frames]
+    periodic = args.surrogate == "integrator"
+    runs = [read_run(p, periodic=periodic) for p in args.frames]
+    device, log = _device(args.device), lambda m: print(m, flush=True)
+    common = dict(steps=args.steps, seed=args.seed, learning_rate=args.learning_rate,
+                  batch=args.batch, device=device, log=log)  # fmt: skip
     start = time.perf_counter()
-    model, history = train(runs, config, args.steps, args.seed, args.learning_rate, args.batch,
-                           _device(args.device), log=lambda m: print(m, flush=True))  # fmt: skip
+    if periodic:
+        config = IntegratorConfig(args.stride_fs, args.cutoff, args.width, args.layers)
+        model, history = train(runs, config, **common)
+    else:
+        config = PredictorConfig(args.horizon_fs, args.cutoff, args.width, args.layers)
+        model, history = train_predictor(runs, config, args.stride_fs, **common)
     with atomic_path(args.out) as tmp:
-        torch.save(model.save(), tmp)
+        torch.save({**model.save(), "stride_fs": args.stride_fs}, tmp)
     write_text_atomic(args.loss_log, pd.DataFrame(history).to_csv(index=False,
                                                                   float_format="%.6g"))  # fmt: skip
     summary = {"steps": args.steps, "runs": len(runs), "final_loss": history[-1]["loss"],
-               "seconds": time.perf_counter() - start, "device": _device(args.device)}  # fmt: skip
+               "seconds": time.perf_counter() - start, "device": device}  # fmt: skip
     write_json_atomic(args.summary, summary)
     print(json.dumps(summary, indent=2))
 
 
-def _evaluate_integrator(args: argparse.Namespace) -> None:
+def _evaluate_surrogate(args: argparse.Namespace) -> None:
+    """evaluate-integrator and evaluate-predictor: one summary row per held-out run."""
     import pandas as pd
     import torch
 
     from hopformer.physics.io import write_json_atomic, write_text_atomic
     from hopformer.report.plots import plot_rollout
     from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
-    from hopformer.surrogates.training import evaluate, read_run
+    from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor
+    from hopformer.surrogates.training import evaluate, evaluate_predictor, read_run
 
     torch.set_num_threads(args.threads)
     saved = torch.load(args.model, weights_only=False)
-    model = DisplacementIntegrator(IntegratorConfig(**saved["config"])).double()
+    periodic = args.surrogate == "integrator"
+    if periodic:
+        model = DisplacementIntegrator(IntegratorConfig(**saved["config"])).double()
+    else:
+        model = TrajectoryPredictor(PredictorConfig(**saved["config"])).double()
     model.load_state_dict(saved["state"])
     model.eval()
     rows, first = [], None
     for path in args.frames:
-        run = read_run(path)
-        summary, curves = evaluate(model, run, args.strides)
+        run = read_run(path, periodic=periodic)
+        if periodic:
+            summary, curves = evaluate(model, run, args.strides, args.potential)
+        else:
+            summary, curves = evaluate_predictor(model, run, saved["stride_fs"], args.rollout_ps,
+                                                 args.potential, args.damping_fs,
+                                                 args.seed)  # fmt: skip
         rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
         first = first or (Path(path).stem, curves)
         print(json.dumps(rows[-1]), flush=True)
@@ -664,32 +684,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="frames (Parquet)")
     p.set_defaults(func=_run_reference_md)
 
-    p = sub.add_parser("train-integrator", help="train the GNN displacement integrator")
-    p.add_argument("--frames", nargs="+", required=True, help="periodic reference runs")
-    p.add_argument("--stride-fs", type=float, default=10.0)
-    p.add_argument("--cutoff", type=float, default=4.5, help="Å")
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, help="model file")
-    p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
-    p.add_argument("--summary", required=True, help="training summary (JSON)")
-    p.set_defaults(func=_train_integrator)
+    for name, surrogate, frames in (("integrator", "the GNN displacement integrator",
+                                     "periodic reference runs"),
+                                    ("predictor", "the direct trajectory predictor",
+                                     "free-cluster reference runs")):  # fmt: skip
+        p = sub.add_parser(f"train-{name}", help=f"train {surrogate}")
+        p.set_defaults(func=_train_surrogate, surrogate=name)
+        p.add_argument("--frames", nargs="+", required=True, help=frames)
+        p.add_argument(
+            "--stride-fs",
+            type=float,
+            default=10.0,
+            help="integrator: time per prediction; predictor: Δt grid",
+        )
+        if name == "predictor":
+            p.add_argument("--horizon-fs", type=float, default=100.0, help="longest Δt")
+        p.add_argument("--cutoff", type=float, default=4.5 if name == "integrator" else 4.0,
+                       help="Å")  # fmt: skip
+        p.add_argument("--width", type=int, default=32)
+        p.add_argument("--layers", type=int, default=2 if name == "integrator" else 3)
+        p.add_argument("--steps", type=int, default=300)
+        p.add_argument("--batch", type=int, default=4)
+        p.add_argument("--learning-rate", type=float, default=1e-3)
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        p.add_argument("--seed", type=int, required=True)
+        p.add_argument("--out", required=True, help="model file")
+        p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
+        p.add_argument("--summary", required=True, help="training summary (JSON)")
 
-    p = sub.add_parser("evaluate-integrator", help="integrator rollouts against reference MD")
-    p.add_argument("--model", required=True)
-    p.add_argument("--frames", nargs="+", required=True, help="held-out reference runs")
-    p.add_argument("--strides", type=int, default=100, help="rollout length in strides")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", required=True, help="one summary per run (JSON)")
-    p.add_argument("--csv", required=True, help="the same as CSV")
-    p.add_argument("--plot", required=True, help="error, MSD and RDF of the first run (PNG)")
-    p.set_defaults(func=_evaluate_integrator)
+        p = sub.add_parser(f"evaluate-{name}", help=f"{surrogate} against reference MD")
+        p.set_defaults(func=_evaluate_surrogate, surrogate=name)
+        p.add_argument("--model", required=True)
+        p.add_argument("--frames", nargs="+", required=True, help=f"held-out {frames}")
+        if name == "integrator":
+            p.add_argument("--strides", type=int, default=100, help="rollout length in strides")
+        else:
+            p.add_argument("--rollout-ps", type=float, default=10.0, help="chained rollout, ps")
+            p.add_argument(
+                "--damping-fs",
+                type=float,
+                default=100.0,
+                help="friction time of the Langevin runs' thermostat",
+            )
+            p.add_argument("--seed", type=int, default=0, help="Langevin chains' noise")
+        p.add_argument(
+            "--potential", default=None, help="reference EAM: scores energies, times reference MD"
+        )
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        p.add_argument("--out", required=True, help="one summary per run (JSON)")
+        p.add_argument("--csv", required=True, help="the same as CSV")
+        p.add_argument("--plot", required=True, help="rollout of the first run (PNG)")
 
     p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
     p.add_argument("--model", required=True)

@@ -1,4 +1,5 @@
-"""Direct trajectory predictor: symmetries, Δt = 0, the horizon, a toy it learns."""
+"""Direct trajectory predictor: symmetries, Δt = 0, the horizon, a toy it learns, and the
+thermostat noise of Langevin chains."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from test_integrator import _dimers
 
 from hopformer.surrogates.predictor import (
     PredictorConfig,
+    Thermostat,
     TrajectoryPredictor,
     chain,
     free_graph,
@@ -83,3 +85,28 @@ def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step():
     x, v, *_ = _dimers(rng)
     xs, vs = chain(model, x, v, numbers, 40.0, 50)
     assert np.isfinite(xs).all() and np.isfinite(vs).all()
+
+
+def test_a_langevin_chain_with_the_exact_mean_holds_the_thermostat_temperature():
+    """Free atoms (no neighbours) and a model set to predict the Langevin mean exactly
+    (v → e^{−Δt/τ} v): the chain's added noise must bring them to the thermostat's T."""
+    from hopformer.surrogates.metrics import temperature
+
+    dt, tau, target = 10.0, 100.0, 500.0
+    model = TrajectoryPredictor(PredictorConfig(horizon_fs=20.0, width=8, layers=1)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        scale = dt / model.config.horizon_fs
+        model.core.node_out[-1].bias[1] = np.expm1(-dt / tau) / scale  # Δv = (e^{−Δt/τ} − 1) v
+    grid = np.stack(np.meshgrid(*[np.arange(4) * 10.0] * 3), -1).reshape(-1, 3)  # 64 far apart
+    numbers = np.full(len(grid), 78)
+    xs, vs = chain(model, grid, np.zeros_like(grid), numbers, dt, 600,
+                   Thermostat(target, tau, seed=3))  # fmt: skip
+    masses = np.full(len(grid), 195.084)
+    t = temperature(vs[100:], masses)  # after 10 τ
+    assert t.mean() == pytest.approx(target, rel=0.05)
+    np.testing.assert_allclose(xs[1] - xs[0], 0.0)  # started at rest: the first step is still
+    again, _ = chain(model, grid, np.zeros_like(grid), numbers, dt, 600,
+                     Thermostat(target, tau, seed=3))  # fmt: skip
+    np.testing.assert_array_equal(again, xs)  # seeded

@@ -12,9 +12,11 @@ from hopformer.surrogates.metrics import (
     diffusion_coefficient,
     minimum_image,
     msd,
+    pair_distribution,
     position_error,
     rdf,
     rdf_l1,
+    spectrum_peak,
     stable_horizon,
     temperature,
     unwrap,
@@ -98,3 +100,24 @@ def test_stable_horizon_finds_the_first_broken_frame(al256):
     assert stable_horizon(x, v, masses, 2.0, 300.0, al256.cell.array) == 20.0
     x[6, 1] = x[6, 0] + [0.5, 0.0, 0.0]
     assert stable_horizon(x, v, masses, 2.0, 300.0, al256.cell.array) == 12.0
+
+
+def test_spectrum_peak_finds_the_vibration_beside_a_diffusive_background():
+    dt, nu_thz = 2.0, 4.3
+    t = np.arange(3000) * dt
+    rng = np.random.default_rng(5)
+    phases = rng.uniform(0, 2 * np.pi, size=(40, 3))
+    drift = rng.normal(size=(40, 3)) * 1.5  # a liquid-like zero-frequency part, larger
+    v = np.cos(2 * np.pi * nu_thz * 1e-3 * t[:, None, None] + phases) + drift
+    freq, power = vibrational_spectrum(vacf(v, max_lag=600), dt)
+    assert freq[np.argmax(power)] < 0.5, "the diffusive part dominates the raw maximum"
+    assert spectrum_peak(freq, power) == pytest.approx(nu_thz, rel=0.005)
+
+
+def test_pair_distribution_of_a_rigid_cluster():
+    square = np.array([[0.0, 0, 0], [2.75, 0, 0], [0, 2.75, 0], [2.75, 2.75, 0]])  # diag. 3.89
+    r, p = pair_distribution(np.stack([square, square + 5.0]), 6.0, 60)
+    assert (p * (r[1] - r[0])).sum() == pytest.approx(1.0)
+    edge, diagonal = r[np.argsort(p)[-2:]]
+    assert sorted([edge, diagonal]) == pytest.approx([2.75, 3.85], abs=1e-9)
+    assert p[np.argmin(abs(r - 2.75))] == pytest.approx(2 * p[np.argmin(abs(r - 3.85))])

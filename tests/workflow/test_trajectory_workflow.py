@@ -35,25 +35,42 @@ def test_a_bulk_reference_run_writes_its_frames(workflow):
     assert workflow.planned(target) == {}, "nothing left to do"
 
 
-def test_the_integrator_trains_on_early_seeds_and_is_judged_on_the_last(workflow):
+def test_the_surrogates_train_on_early_seeds_and_are_judged_on_the_last(workflow):
     workflow.edit_config("trajectory", "enabled", True)
     workflow.edit_config("trajectory", "length_ps", 0.4)
     workflow.edit_config("trajectory", "equilibrate_ps", 0.2)
-    workflow.edit_config("trajectory", "cluster", {"temperatures": []})
+    workflow.edit_config("trajectory", "cluster", {"temperatures": [300.0],
+                                                   "ensembles": ["langevin"]})  # fmt: skip
     workflow.edit_config("trajectory", "bulk", {"cells": 2, "temperatures": [300.0]})
     workflow.edit_config("trajectory", "integrator", {"width": 8, "steps": 5,
                                                       "rollout_strides": 10})  # fmt: skip
+    workflow.edit_config("trajectory", "predictor", {"width": 8, "layers": 1, "steps": 5,
+                                                     "horizon_fs": 50.0,
+                                                     "rollout_ps": 0.3})  # fmt: skip
     root = f"results/{workflow.config()['campaign']}/trajectory"
-    jobs = workflow.planned(f"{root}/integrator/evaluation.json")
-    assert jobs == {"make_bulk_potential": 1, "run_reference_md": 2, "train_integrator": 1,
-                    "evaluate_integrator": 1}  # fmt: skip
-    workflow.snakemake(f"{root}/integrator/evaluation.json")
-    rows = json.loads((workflow.root / root / "integrator/evaluation.json").read_text())
-    assert [r["run"] for r in rows] == ["bulk-nve-T300-s1"], "judged on the held-out seed only"
-    r = rows[0]
-    assert r["strides"] == 10 and r["position_error_pm_1_strides"] > 0
-    assert np.isfinite([r["rdf_l1"], r["msd_end_model"], r["temperature_model_mean"]]).all()
-    log = (workflow.root / root / "integrator/loss.csv").read_text().splitlines()
-    assert log[0] == "step,loss" and len(log) == 6
-    png = (workflow.root / root / "integrator/rollout.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    targets = [f"{root}/{s}/evaluation.json" for s in ("integrator", "predictor")]
+    jobs = workflow.planned(*targets)
+    assert {k: jobs[k] for k in ("make_bulk_potential", "run_reference_md", "train_integrator",
+                                 "evaluate_integrator", "train_predictor",
+                                 "evaluate_predictor")} == {
+        "make_bulk_potential": 1, "run_reference_md": 4, "train_integrator": 1,
+        "evaluate_integrator": 1, "train_predictor": 1, "evaluate_predictor": 1}  # fmt: skip
+    workflow.snakemake(*targets)
+    integrator = json.loads((workflow.root / root / "integrator/evaluation.json").read_text())
+    assert [r["run"] for r in integrator] == ["bulk-nve-T300-s1"], "judged on the held-out seed"
+    predictor = json.loads((workflow.root / root / "predictor/evaluation.json").read_text())
+    assert [r["run"] for r in predictor] == ["cluster-langevin-T300-s1"]
+    for r, steps in ((integrator[0], 10), (predictor[0], 30)):
+        assert r["frames"] == steps + 1 and r["position_error_pm_10fs"] > 0
+        assert np.isfinite([r["structure_l1"], r["msd_end_model"], r["temperature_model_mean"],
+                            r["vdos_l1"], r["energy_drift_mev_atom_model"]]).all()  # fmt: skip
+        assert r["reference_wall_s_per_ps"] > 0 and r["wall_s_per_ps"] > 0
+    assert predictor[0]["single_error_pm_50fs"] > predictor[0]["single_error_pm_10fs"] > 0
+    for surrogate in ("integrator", "predictor"):
+        log = (workflow.root / root / f"{surrogate}/loss.csv").read_text().splitlines()
+        assert log[0] == "step,loss" and len(log) == 6
+        png = (workflow.root / root / f"{surrogate}/rollout.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    predictor_config = workflow.config()["trajectory"]["predictor"]
+    workflow.edit_config("trajectory", "predictor", {**predictor_config, "rollout_ps": 0.2})
+    assert workflow.planned(*targets) == {"evaluate_predictor": 1}, "only the evaluation reruns"

@@ -114,23 +114,26 @@ def _log_error_bars(pairs: Sequence[dict]) -> list[list[float]]:
 
 
 def plot_rollout(run: str, curves: dict, path: str | os.PathLike) -> None:
-    """A surrogate rollout against its reference MD: position error, MSD, RDF."""
+    """A surrogate rollout against its reference MD: position error, MSD, structure (g(r) of a
+    cell, pair distances of a cluster) and the VACF's vibrational spectrum."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), dpi=110)
+    fig, axes = plt.subplots(1, 4, figsize=(14.0, 3.6), dpi=110)
     t = curves["time_fs"]
     axes[0].plot(t, curves["position_error_pm"])
     axes[0].set_xlabel("time, fs")
     axes[0].set_ylabel("RMS position error, pm")
-    axes[1].plot(t, curves["msd_reference"], label="reference MD")
-    axes[1].plot(t, curves["msd_model"], "--", label="surrogate")
-    axes[1].set_xlabel("lag, fs")
-    axes[1].set_ylabel("MSD, Å²")
-    axes[1].legend(fontsize=7)
-    axes[2].plot(curves["r"], curves["rdf_reference"], label="reference MD")
-    axes[2].plot(curves["r"], curves["rdf_model"], "--", label="surrogate")
-    axes[2].set_xlabel("r, Å")
-    axes[2].set_ylabel("g(r)")
-    axes[2].legend(fontsize=7)
+    lag = t[: len(curves["msd_model"])]
+    panels = ((axes[1], lag, "msd", "lag, fs", "MSD, Å²"),
+              (axes[2], curves["r"], "rdf", "r, Å", "g(r) / pair distances"),
+              (axes[3], curves["frequency_thz"], "vdos", "frequency, THz",
+               "VACF spectrum"))  # fmt: skip
+    for ax, x, key, xlabel, ylabel in panels:
+        ax.plot(x, curves[f"{key}_reference"], label="reference MD")
+        ax.plot(x, curves[f"{key}_model"], "--", label="surrogate")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    axes[3].set_xlim(0, 15)
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.suptitle(f"rollout from the first frame of {run}")

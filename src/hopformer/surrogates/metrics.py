@@ -10,6 +10,8 @@ Pure functions of arrays, shared by the trajectory surrogates' evaluations (issu
   time origins and D from its slope (Einstein: MSD = 6 D t);
 * :func:`vacf`, :func:`vibrational_spectrum` — the normalised velocity autocorrelation and its
   power spectrum (the vibrational density of states up to normalisation);
+* :func:`pair_distribution` — a free cluster's pair-distance distribution (its g(r));
+* :func:`spectrum_peak` — the frequency of a vibrational spectrum's main peak;
 * :func:`temperature`, :func:`stable_horizon` — kinetic temperature, and the time until a
   rollout breaks (a temperature spike or two atoms closer than physically possible).
 
@@ -80,6 +82,17 @@ def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
     return 0.5 * (edges[1:] + edges[:-1]), counts / ideal
 
 
+def pair_distribution(frames: np.ndarray, r_max: float, bins: int = 140
+                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(r, p(r)) of a free cluster: the distribution of its pair distances up to ``r_max``,
+    averaged over frames and normalised to unit area (the g(r) of a system with no volume)."""
+    frames = np.asarray(frames, dtype=float).reshape(-1, *np.shape(frames)[-2:])
+    iu = np.triu_indices(frames.shape[1], 1)
+    d = np.linalg.norm(frames[:, iu[0]] - frames[:, iu[1]], axis=-1)
+    p, edges = np.histogram(d, bins, (0.0, r_max), density=True)
+    return 0.5 * (edges[1:] + edges[:-1]), p
+
+
 def rdf_l1(g_a: np.ndarray, g_b: np.ndarray, r: np.ndarray) -> float:
     """L1 distance of two g(r) on one grid, relative to the second: ∫|g_a − g_b| dr / ∫ g_b dr."""
     dr = np.gradient(r)
@@ -126,9 +139,24 @@ def vibrational_spectrum(c: np.ndarray, dt_fs: float) -> tuple[np.ndarray, np.nd
     (so the finite length does not ring)."""
     c = np.asarray(c, dtype=float)
     window = np.hanning(2 * len(c))[len(c) :]
-    power = np.abs(np.fft.rfft(c * window, n=8 * len(c)))
+    # the cosine transform of the even extension of C(t): c₀ + 2 Σ_k c_k w_k cos(2π f k Δt)
+    power = 2.0 * np.fft.rfft(c * window, n=8 * len(c)).real - c[0] * window[0]
     freq_thz = np.fft.rfftfreq(8 * len(c), d=dt_fs) * 1e3
     return freq_thz, power
+
+
+def spectrum_peak(freq_thz: np.ndarray, power: np.ndarray, f_min: float = 0.5) -> float:
+    """Frequency (THz) of a spectrum's highest local maximum above ``f_min`` (a liquid's
+    diffusive power at 0 and its tail are not a vibration), refined by a parabola through the
+    top bin and its neighbours; NaN when there is none."""
+    f, p = np.asarray(freq_thz, float), np.asarray(power, float)
+    inner = np.arange(1, len(p) - 1)
+    peaks = inner[(p[inner] > p[inner - 1]) & (p[inner] >= p[inner + 1]) & (f[inner] >= f_min)]
+    if not len(peaks):
+        return float("nan")
+    k = int(peaks[np.argmax(p[peaks])])
+    a, b, c = p[k - 1], p[k], p[k + 1]
+    return float(f[k] + 0.5 * (a - c) / (a - 2 * b + c) * (f[1] - f[0]))
 
 
 def temperature(velocities: np.ndarray, masses: np.ndarray, constraints: int = 0) -> np.ndarray:

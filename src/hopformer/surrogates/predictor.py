@@ -8,17 +8,26 @@ features, in the free-flight term Δt v_i, and as a factor Δt/horizon on the le
 corrections — so Δt = 0 returns the input exactly, and the outputs rotate, translate and
 permute with the inputs. Long trajectories chain
 predictions: each segment's last frame seeds the next.
+
+Ensembles: the model is told whether the dynamics is Newtonian (NVE) or Langevin (a learned
+offset of every atom's features under Langevin). Langevin dynamics is stochastic, so a
+deterministic network can only learn its mean — the friction without the kicks. A Langevin
+chain therefore adds the thermostat's own noise to each predicted velocity: the
+Ornstein–Uhlenbeck variance (k_B T / m)(1 − e^{−2Δt/τ}) of friction time τ over Δt, seeded,
+so its temperature holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
+from hopformer.surrogates.judge import masses_of
+from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
 
 
 @dataclass(frozen=True)
@@ -54,39 +63,64 @@ class TrajectoryPredictor(nn.Module):
             stride_fs=config.horizon_fs, cutoff=config.cutoff, width=config.width,
             layers=config.layers, radial=config.radial))  # fmt: skip
         self.time = nn.Linear(2 * config.frequencies, config.width)
+        # Langevin's learned feature offset (NVE is the reference, none)
+        self.langevin = nn.Parameter(torch.zeros(config.width))
         self.register_buffer("omegas", torch.pi * torch.arange(1, config.frequencies + 1))
 
     def forward(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor,
-                j: torch.Tensor, dt: float) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                j: torch.Tensor, dt: float, langevin: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         if not 0 <= dt <= self.config.horizon_fs:
             raise ValueError(f"Δt {dt} fs outside 0..{self.config.horizon_fs} fs (the horizon)")
         phase = self.omegas * (dt / self.config.horizon_fs)
         embed = self.time(torch.cat([torch.sin(phase), torch.cos(phase) - 1.0]).to(x.dtype))
+        if langevin:
+            embed = embed + self.langevin
         offsets = torch.zeros((len(i), 3), dtype=x.dtype, device=x.device)
         # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
         dx, dv = self.core.step(x, v, numbers, i, j, offsets, dt, embed.expand(len(x), -1),
                                 scale=dt / self.config.horizon_fs)  # fmt: skip
         return x + dx, v + dv
 
+    def save(self) -> dict:
+        return {"config": asdict(self.config), "state": self.state_dict()}
+
 
 def predict(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-            dt: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Positions and velocities Δt fs later (numpy in and out)."""
+            dt: float, langevin: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Positions and velocities Δt fs later (numpy in and out); for ``langevin``, the mean."""
     dtype = next(model.parameters()).dtype
     i, j = free_graph(x, model.config.cutoff)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     with torch.no_grad():
         nx, nv = model(t(x), t(v), torch.as_tensor(numbers, dtype=torch.long),
-                       torch.as_tensor(i), torch.as_tensor(j), dt)  # fmt: skip
+                       torch.as_tensor(i), torch.as_tensor(j), dt, langevin)  # fmt: skip
     return nx.numpy(), nv.numpy()
 
 
+@dataclass(frozen=True)
+class Thermostat:
+    """The Langevin thermostat a chain reproduces: temperature (K), friction time (fs), seed."""
+
+    temperature: float
+    damping_fs: float
+    seed: int = 0
+
+
 def chain(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-          dt: float, segments: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each."""
+          dt: float, segments: int, thermostat: Thermostat | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each;
+    with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise)."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
+    if thermostat is not None:
+        rng = np.random.default_rng(thermostat.seed)
+        sigma = np.sqrt(K_B_AMU_A2_FS2 * thermostat.temperature / masses_of(numbers)
+                        * -np.expm1(-2.0 * dt / thermostat.damping_fs))[:, None]  # fmt: skip
     for _ in range(segments):
-        nx, nv = predict(model, xs[-1], vs[-1], numbers, dt)
+        nx, nv = predict(model, xs[-1], vs[-1], numbers, dt, thermostat is not None)
+        if thermostat is not None:
+            nv = nv + sigma * rng.standard_normal(nv.shape)
         xs.append(nx)
         vs.append(nv)
     return np.array(xs), np.array(vs)

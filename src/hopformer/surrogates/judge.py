@@ -1,0 +1,174 @@
+"""Judging a surrogate's trajectory against the reference MD started from the same state — one
+verdict for both trajectory surrogates (issue 7).
+
+:func:`judge_rollout` compares a rollout (positions, velocities every ``dt_fs``) with the
+reference frames over the same times: RMS position error at 10 fs, 100 fs, 1 ps and 10 ps
+(where reached), structure (g(r) of a periodic cell, the pair-distance distribution of a
+free cluster; L1 distance), MSD and D, the VACF's vibrational spectrum (peak frequency and
+L1 distance), temperature and its drift, the total energy scored by the reference potential
+and its drift, and the stable horizon. :func:`reference_speed` times the reference MD on the
+same hardware from the same state, for the speed comparison.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ase import Atoms, units
+
+from hopformer.surrogates.metrics import (
+    diffusion_coefficient,
+    msd,
+    pair_distribution,
+    position_error,
+    rdf,
+    rdf_l1,
+    rdf_reach,
+    spectrum_peak,
+    stable_horizon,
+    temperature,
+    unwrap,
+    vacf,
+    vibrational_spectrum,
+)
+
+#: times (fs) at which the position error is reported, where the rollout reaches them
+ERROR_MARKS_FS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
+#: 1 amu Å² fs⁻² in eV
+AMU_A2_FS2_IN_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
+#: at most this many frames are scored by the reference potential
+ENERGY_FRAMES = 200
+
+
+def masses_of(numbers: np.ndarray) -> np.ndarray:
+    from ase.data import atomic_masses
+
+    return atomic_masses[np.asarray(numbers)]
+
+
+def structure(frames: np.ndarray, cell: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(r, g) of a periodic cell, or a free cluster's pair-distance distribution."""
+    if cell is not None:
+        return rdf(frames, cell, min(6.0, rdf_reach(cell)), 120)
+    return pair_distribution(frames, 14.0, 140)
+
+
+def total_energies(potential: str, numbers: np.ndarray, cell: np.ndarray | None,
+                   xs: np.ndarray, vs: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Potential (reference potential) + kinetic energy (eV) of each frame."""
+    from hopformer.physics.potentials import open_engine
+
+    atoms = Atoms(numbers=numbers, positions=xs[0], cell=cell, pbc=cell is not None)
+    if cell is None:
+        atoms.center(vacuum=10.0)
+        xs = xs - xs[0].mean(0) + atoms.positions.mean(0)
+    engine = open_engine(atoms, potential)
+    try:
+        out = []
+        for x in xs:
+            engine.set_positions(x)
+            out.append(engine.energy())
+    finally:
+        engine.close()
+    ke = 0.5 * (masses_of(numbers)[None, :, None] * vs**2).sum((1, 2))  # amu Å²/fs²
+    return np.array(out) + ke * AMU_A2_FS2_IN_EV
+
+
+def judge_rollout(xs: np.ndarray, vs: np.ndarray, ref_x: np.ndarray, ref_v: np.ndarray,
+                  numbers: np.ndarray, cell: np.ndarray | None, dt_fs: float,
+                  reference_temperature: float, potential: str | None = None,
+                  reference_energy: np.ndarray | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """(summary, curves) of a rollout ``xs, vs`` (F, N, 3) against reference frames at the
+    same times; ``potential`` scores total energies (``reference_energy``: the reference's
+    own, per frame)."""
+    xs, vs, ref_x, ref_v = (np.asarray(a, float) for a in (xs, vs, ref_x, ref_v))
+    if xs.shape != ref_x.shape:
+        raise ValueError(f"rollout {xs.shape} and reference {ref_x.shape} frames differ")
+    n_frames, n = xs.shape[:2]
+    ux, uref = unwrap(xs, cell), unwrap(ref_x, cell)
+    err = position_error(ux, uref) * 100.0  # pm
+    summary: dict = {"frames": n_frames, "dt_fs": dt_fs,
+                     "simulated_ps": (n_frames - 1) * dt_fs / 1000}  # fmt: skip
+    for mark in ERROR_MARKS_FS:
+        k = mark / dt_fs
+        if abs(k - round(k)) < 1e-9 and 1 <= round(k) < n_frames:
+            summary[f"position_error_pm_{mark:g}fs"] = float(err[round(k)])
+    half = n_frames // 2
+    r, g_model = structure(xs[half:], cell)
+    _, g_ref = structure(ref_x[half:], cell)
+    summary["structure_l1"] = rdf_l1(g_model, g_ref, r)
+    lag = max(1, half)
+    m_model, m_ref = msd(ux, lag), msd(uref, lag)
+    summary.update(
+        msd_end_model=float(m_model[-1]),
+        msd_end_reference=float(m_ref[-1]),
+        msd_ratio=float(m_model[-1] / m_ref[-1]) if m_ref[-1] > 0 else None,
+    )
+    if lag >= 5:
+        d_model, d_ref = (diffusion_coefficient(m, dt_fs) * 0.1 for m in (m_model, m_ref))
+        summary.update(diffusion_cm2_s_model=d_model, diffusion_cm2_s_reference=d_ref)
+    f, p_model = vibrational_spectrum(vacf(vs, lag), dt_fs)
+    _, p_ref = vibrational_spectrum(vacf(ref_v, lag), dt_fs)
+    peak_model, peak_ref = spectrum_peak(f, p_model), spectrum_peak(f, p_ref)
+    summary.update(
+        vdos_peak_thz_model=peak_model,
+        vdos_peak_thz_reference=peak_ref,
+        vdos_peak_ratio=peak_model / peak_ref,
+        vdos_l1=rdf_l1(p_model / p_model.sum(), p_ref / p_ref.sum(), f),
+    )
+    masses = masses_of(numbers)
+    dof_removed = 3 if cell is not None else 6
+    t_model = temperature(vs, masses, dof_removed)
+    t_ref = temperature(ref_v, masses, dof_removed)
+    tenth = max(1, n_frames // 10)
+    summary.update(temperature_model_mean=float(t_model.mean()),
+                   temperature_reference_mean=float(t_ref.mean()),
+                   temperature_model_drift=float(t_model[-tenth:].mean() - t_model[:tenth].mean()),
+                   stable_horizon_fs=stable_horizon(xs, vs, masses, dt_fs, reference_temperature,
+                                                    cell))  # fmt: skip
+    curves = {"time_fs": np.arange(n_frames) * dt_fs, "position_error_pm": err,
+              "msd_model": m_model, "msd_reference": m_ref, "temperature_model": t_model,
+              "temperature_reference": t_ref, "r": r, "rdf_model": g_model,
+              "rdf_reference": g_ref, "frequency_thz": f, "vdos_model": p_model,
+              "vdos_reference": p_ref}  # fmt: skip
+    if potential is not None:
+        every = max(1, -(-n_frames // ENERGY_FRAMES))
+        e_model = total_energies(potential, numbers, cell, xs[::every], vs[::every])
+        summary["energy_drift_mev_atom_model"] = float((e_model[-1] - e_model[0]) / n * 1e3)
+        summary["energy_spread_mev_atom_model"] = float(np.ptp(e_model) / n * 1e3)
+        if reference_energy is not None:
+            e_ref = np.asarray(reference_energy, float)[::every]
+            summary["energy_drift_mev_atom_reference"] = float((e_ref[-1] - e_ref[0]) / n * 1e3)
+            summary["energy_spread_mev_atom_reference"] = float(np.ptp(e_ref) / n * 1e3)
+        curves["energy_time_fs"] = curves["time_fs"][::every]
+        curves["energy_model"] = e_model
+    return summary, curves
+
+
+def reference_speed(
+    potential: str,
+    numbers: np.ndarray,
+    x: np.ndarray,
+    v: np.ndarray,
+    cell: np.ndarray | None,
+    timestep_fs: float,
+    ps: float = 1.0,
+) -> float:
+    """Wall seconds per simulated ps of NVE reference MD from (x, v), on this machine."""
+    from hopformer.physics.engine import NVE
+    from hopformer.physics.potentials import open_engine
+
+    atoms = Atoms(numbers=numbers, positions=x, cell=cell, pbc=cell is not None)
+    if cell is None:
+        atoms.center(vacuum=10.0)
+    engine = open_engine(atoms, potential)
+    try:
+        engine.set_velocities(np.asarray(v, float) / units.fs)
+        steps = max(1, round(ps * 1000 / timestep_fs))
+        start = time.perf_counter()
+        engine.run(steps, NVE(timestep_fs))
+        wall = time.perf_counter() - start
+    finally:
+        engine.close()
+    return wall / (steps * timestep_fs / 1000)
