@@ -21,6 +21,7 @@ include: "rules/dataset.smk"
 include: "rules/train.smk"
 include: "rules/validate.smk"
 include: "rules/trajectory.smk"
+include: "rules/mlip.smk"
 
 
 rule all:
@@ -31,3 +32,4 @@ rule all:
         transformer_outputs(),
         validation_outputs(),
         trajectory_outputs(),
+        mlip_outputs(),

@@ -40,9 +40,15 @@ def cli_args(section, keys):
     return " ".join(shlex.quote(x) for x in out)
 
 
+# The campaign's potential: an EAM file, or a trained MLIP's model file (potential.source *.pt).
+POTENTIAL_FILE = result("reference/potential.mlip.pt"
+                        if str(config["potential"]["source"]).endswith(".pt")
+                        else "reference/potential.eam.alloy")
+
+
 def reference_outputs():
     return [
-        result("reference/potential.eam.alloy"),
+        POTENTIAL_FILE,
         result("reference/cluster.extxyz"),
         result("reference/cluster.json"),
     ]
@@ -228,3 +234,32 @@ def trajectory_outputs():
             outputs += [result(f"trajectory/{surrogate}/{name}") for name in
                         ("model.pt", "evaluation.json", "evaluation.csv", "rollout.png")]
     return outputs
+
+
+# -- ML interatomic potential (issue 8) ---------------------------------------------------------
+MLIP = config["mlip"]
+MLIP_DATA_KEYS = ["hot_temperatures", "states", "frames", "every_fs", "bands",
+                  "bulk_temperatures", "bulk_cells", "bulk_scales", "val_fraction",
+                  "test_fraction"]
+MLIP_MODEL_KEYS = ["cutoff", "radial", "lmax", "width", "layers", "heads"]
+MLIP_TRAIN_KEYS = ["steps", "batch", "learning_rate", "energy_weight", "force_weight",
+                   "checkpoint_every", "eval_every", "device"]
+
+
+def mlip_bulk_inputs():
+    return [result("trajectory/bulk.eam.alloy")] if MLIP["data"]["bulk"] else []
+
+
+def mlip_bulk_args():
+    if not MLIP["data"]["bulk"]:
+        return ""
+    bulk = TRAJECTORY["bulk"]
+    return (f"--bulk-potential {result('trajectory/bulk.eam.alloy')} --bulk-element "
+            f"{bulk['element']} --lattice-constant {bulk['lattice_constant']}")
+
+
+def mlip_outputs():
+    if not MLIP["enabled"]:
+        return []
+    return [result(f"mlip/{name}") for name in ("data.parquet", "model.pt", "training.json",
+                                                "loss.csv", "evaluation.json", "barriers.csv")]

@@ -3,7 +3,7 @@
 
 rule make_potential:
     output:
-        potential=result("reference/potential.eam.alloy"),
+        potential=POTENTIAL_FILE,
     params:
         args=cli_args(config["potential"], ["source", "element", "nr", "nrho", "cutoff"]),
     log:

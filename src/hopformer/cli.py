@@ -389,6 +389,113 @@ def _evaluate_surrogate(args: argparse.Namespace) -> None:
     plot_rollout(*first, args.plot)
 
 
+def _make_mlip_data(args: argparse.Namespace) -> None:
+    import numpy as np
+    from ase.io import read
+
+    from hopformer.data import schema
+    from hopformer.data.shards import read_table, read_tables, write_rows
+    from hopformer.mlip.data import SamplingSpec, bulk_rows, cluster_rows
+
+    spec = SamplingSpec(args.temperature, tuple(args.hot_temperatures), args.states, args.frames,
+                        args.every_fs, args.timestep_fs, tuple(args.bulk_temperatures),
+                        args.bulk_cells, tuple(args.bulk_scales), args.lattice_constant,
+                        args.bands, args.val_fraction, args.test_fraction,
+                        args.seed)  # fmt: skip
+    cluster = read(args.cluster)
+    n = len(cluster)
+    minima = {}
+    for r in read_tables(args.dataset, schema.DATASET).to_pylist():
+        for key, state in (("initial_positions", r["initial_state"]),
+                           ("final_positions", r["final_state"])):  # fmt: skip
+            minima.setdefault(state, np.reshape(r[key], (n, 3)))
+    bands = []
+    for path in args.validation:
+        for r in read_table(path, schema.VALIDATION).to_pylist():
+            if r["neb_status"] == "ok":
+                bands.append((r["transition_id"], np.reshape(r["path_positions"], (-1, n, 3))))
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    rows = cluster_rows(args.potential, cluster, [minima[k] for k in sorted(minima)], bands,
+                        spec, log)  # fmt: skip
+    if args.bulk_potential:
+        rows += bulk_rows(args.bulk_potential, args.bulk_element, spec, log)
+    write_rows(rows, args.out, schema.MLIP_DATA)
+    splits = {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")}
+    print(json.dumps({"configurations": len(rows), **splits}))
+
+
+def _train_mlip(args: argparse.Namespace) -> None:
+    import torch
+
+    from hopformer.mlip.data import read_configs
+    from hopformer.mlip.model import MlipConfig
+    from hopformer.mlip.training import MlipTrainConfig, train, write_summary
+
+    torch.set_num_threads(args.threads)
+    model_config = MlipConfig(args.cutoff, args.radial, args.lmax, args.width, args.layers,
+                              args.heads)  # fmt: skip
+    config = MlipTrainConfig(args.steps, args.batch, args.learning_rate, args.energy_weight,
+                             args.force_weight, args.checkpoint_every, args.eval_every,
+                             args.seed, args.float64)  # fmt: skip
+    summary = train(read_configs(args.data, "train"), read_configs(args.data, "val"),
+                    model_config, config, args.out, args.loss_log, args.checkpoint_dir,
+                    _device(args.device))  # fmt: skip
+    write_summary(args.summary, summary)
+    print(json.dumps(summary, indent=2))
+
+
+def _evaluate_mlip(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+    import torch
+    from ase.build import bulk
+    from ase.io import read
+
+    from hopformer.data import schema
+    from hopformer.data.shards import read_table
+    from hopformer.mlip.calculator import load_network
+    from hopformer.mlip.data import read_configs
+    from hopformer.mlip.evaluation import barriers, errors_by_source, nve_stability, speed
+    from hopformer.physics.io import write_json_atomic, write_text_atomic
+
+    torch.set_num_threads(args.threads)
+    model = load_network(args.model)
+    test = read_configs(args.data, "test")
+    summary = {"test_errors": errors_by_source(model, test)}
+    print(json.dumps(summary["test_errors"]["all"]), flush=True)
+    # Barriers of validated transitions whose bands the MLIP never trained on.
+    held_out = {c["group"][len("neb-") :] for c in read_configs(args.data)
+                if c["source"] == "neb" and c["split"] != "train"}  # fmt: skip
+    trained = {c["group"][len("neb-") :] for c in read_configs(args.data, "train")
+               if c["source"] == "neb"}  # fmt: skip
+    rows = [r for path in args.validation for r in read_table(path, schema.VALIDATION).to_pylist()
+            if r["neb_status"] == "ok" and r["transition_id"] not in trained]  # fmt: skip
+    rows.sort(key=lambda r: (r["transition_id"] not in held_out, r["transition_id"]))
+    found = barriers(args.model, args.potential, rows[: args.barriers], fmax=args.neb_fmax,
+                     images=args.images, log=lambda m: print(m, flush=True))  # fmt: skip
+    table = pd.DataFrame(found).to_csv(index=False, float_format="%.6g")
+    write_text_atomic(args.barriers_csv, table)
+    errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
+    summary["barriers"] = {"transitions": len(found), "compared": len(errs),
+                           "mae_mev": float(np.mean(errs)) if errs else None,
+                           "max_abs_error_mev": float(max(errs)) if errs else None,
+                           "within_20_mev": int(sum(e <= 20 for e in errs))}  # fmt: skip
+    cluster = read(args.cluster)
+    summary["nve"] = nve_stability(args.model, cluster, args.temperature, args.md_ps)
+    summary["nve_reference"] = nve_stability(args.potential, cluster, args.temperature,
+                                             args.md_ps)  # fmt: skip
+    summary["speed_us_per_atom_step"] = {"mlip": speed(args.model, cluster),
+                                         "eam": speed(args.potential, cluster)}  # fmt: skip
+    if args.bulk_potential:
+        al = bulk(args.bulk_element, "fcc", a=args.lattice_constant, cubic=True).repeat(3)
+        summary["speed_us_per_atom_step"]["mlip_bulk"] = speed(args.model, al)
+        summary["speed_us_per_atom_step"]["eam_bulk"] = speed(args.bulk_potential, al)
+    s = summary["speed_us_per_atom_step"]
+    s["mlip_over_eam"] = s["mlip"] / s["eam"]
+    write_json_atomic(args.out, summary)
+    print(json.dumps(summary, indent=2))
+
+
 def _generate(args: argparse.Namespace) -> None:
     import numpy as np
     from ase import Atoms
@@ -453,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source",
         default="zhou2004",
-        help="'zhou2004' (generate) or a path to a setfl/funcfl file",
+        help="'zhou2004' (generate), a path to a setfl/funcfl file, or a trained MLIP model (.pt)",
     )
     p.add_argument("--element", default="Pt")
     p.add_argument("--nr", type=int, default=2000, help="r grid points")
@@ -735,6 +842,75 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="one summary per run (JSON)")
         p.add_argument("--csv", required=True, help="the same as CSV")
         p.add_argument("--plot", required=True, help="rollout of the first run (PNG)")
+
+    p = sub.add_parser("make-mlip-data", help="sample and label configurations for the MLIP")
+    p.add_argument("--potential", required=True, help="the campaign's EAM file")
+    p.add_argument("--cluster", required=True, help="the relaxed cluster")
+    p.add_argument("--dataset", nargs="+", required=True, help="dataset splits (visited minima)")
+    p.add_argument("--validation", nargs="*", default=[], help="validation shards (NEB bands)")
+    p.add_argument("--bulk-potential", default=None, help="EAM of the bulk element (optional)")
+    p.add_argument("--bulk-element", default="Al")
+    p.add_argument("--temperature", type=float, required=True, help="campaign temperature, K")
+    p.add_argument("--hot-temperatures", type=_float_list, default=[1000.0, 1400.0])
+    p.add_argument("--states", type=int, default=8, help="visited minima heated")
+    p.add_argument("--frames", type=int, default=10, help="per MD run")
+    p.add_argument("--every-fs", type=float, default=100.0, help="between frames")
+    p.add_argument("--timestep-fs", type=float, default=2.0)
+    p.add_argument("--bulk-temperatures", type=_float_list, default=[300.0, 900.0, 1500.0])
+    p.add_argument("--bulk-cells", type=int, default=2, help="cubic fcc cells per edge")
+    p.add_argument("--bulk-scales", type=_float_list, default=[0.98, 1.0, 1.02],
+                   help="lattice-constant factors")  # fmt: skip
+    p.add_argument("--lattice-constant", type=float, default=4.05, help="bulk, Å")
+    p.add_argument("--bands", type=int, default=40, help="NEB bands at most")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="labelled configurations (Parquet)")
+    p.set_defaults(func=_make_mlip_data)
+
+    p = sub.add_parser("train-mlip", help="train the attention ML interatomic potential")
+    p.add_argument("--data", required=True, help="labelled configurations (Parquet)")
+    p.add_argument("--cutoff", type=float, default=5.5, help="Å")
+    p.add_argument("--radial", type=int, default=8, help="Bessel functions")
+    p.add_argument("--lmax", type=int, default=2, help="spherical harmonics, ≤ 3")
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--energy-weight", type=float, default=0.1)
+    p.add_argument("--force-weight", type=float, default=1.0)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--float64", action="store_true", help="train in double precision")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="model file (.pt)")
+    p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
+    p.add_argument("--summary", required=True, help="training summary (JSON)")
+    p.add_argument("--checkpoint-dir", required=True, help="where last.pt is kept (resume)")
+    p.set_defaults(func=_train_mlip)
+
+    p = sub.add_parser("evaluate-mlip", help="the MLIP against the reference potential")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True, help="labelled configurations (test split used)")
+    p.add_argument("--potential", required=True, help="the campaign's EAM file")
+    p.add_argument("--cluster", required=True, help="the relaxed cluster (MD, speed)")
+    p.add_argument("--validation", nargs="*", default=[], help="validation shards (barriers)")
+    p.add_argument("--bulk-potential", default=None)
+    p.add_argument("--bulk-element", default="Al")
+    p.add_argument("--lattice-constant", type=float, default=4.05, help="bulk, Å")
+    p.add_argument("--barriers", type=int, default=5, help="transitions compared at most")
+    p.add_argument("--images", type=int, default=9)
+    p.add_argument("--neb-fmax", type=float, default=0.02)
+    p.add_argument("--temperature", type=float, required=True, help="NVE start, K")
+    p.add_argument("--md-ps", type=float, default=10.0, help="NVE stability run, ps")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--out", required=True, help="summary (JSON)")
+    p.add_argument("--barriers-csv", required=True, help="barrier per transition (CSV)")
+    p.set_defaults(func=_evaluate_mlip)
 
     p = sub.add_parser("generate", help="candidate final states for one initial state, relaxed")
     p.add_argument("--model", required=True)

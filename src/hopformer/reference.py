@@ -20,7 +20,7 @@ from hopformer.physics.clusters import build_cluster, read_cluster
 from hopformer.physics.eam import read_potential, write_setfl, zhou_table
 from hopformer.physics.engine import Langevin
 from hopformer.physics.io import atomic_path, write_json_atomic
-from hopformer.physics.potentials import open_engine, potential_id
+from hopformer.physics.potentials import is_mlip, open_engine, potential_id
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
 
 ZHOU = "zhou2004"
@@ -34,7 +34,8 @@ def make_potential(
     nrho: int = 2000,
     cutoff: float | None = None,
 ) -> Path:
-    """Write the campaign's setfl file: generated (``source="zhou2004"``) or a user file.
+    """Write the campaign's setfl file: generated (``source="zhou2004"``) or a user file —
+    or copy a trained MLIP model file (``source`` ending in ``.pt``; ``out`` must too).
 
     A user file (setfl or funcfl) is parsed first, so a malformed one fails here with its file
     and line, and is then copied unchanged.
@@ -42,6 +43,16 @@ def make_potential(
     out = Path(out)
     if source == ZHOU:
         return write_setfl(zhou_table(element, nr=nr, nrho=nrho, cutoff=cutoff), out)
+    if is_mlip(source):
+        from hopformer.mlip.calculator import load_network
+
+        if not is_mlip(out):
+            raise ValueError(f"potential source {source} is an MLIP model: the output {out} "
+                             f"must end in .pt too")  # fmt: skip
+        load_network(source)  # a model file, or fail here naming it
+        with atomic_path(out) as tmp:
+            shutil.copyfile(source, tmp)
+        return out
     table = read_potential(source)
     if element not in table.elements:
         raise ValueError(f"potential file {source} has elements {table.elements}, not {element!r}")

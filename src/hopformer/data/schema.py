@@ -300,3 +300,23 @@ TRAJECTORY_FRAMES = pa.schema(
         pa.field("potential_sha256", pa.string(), nullable=False),
     ]
 )  # fmt: skip
+
+#: Labelled configurations for the ML interatomic potential (mlip/data.parquet): one row per
+#: configuration, labelled with the reference potential.
+MLIP_DATA = pa.schema(
+    [
+        pa.field("config_id", pa.string(), nullable=False, metadata={"doc": "<group>/<index>"}),
+        pa.field("source", pa.string(), nullable=False,
+                 metadata={"doc": "splicing | hot | neb | bulk"}),
+        pa.field("group", pa.string(), nullable=False,
+                 metadata={"doc": "the run or band it came from; splits keep groups whole"}),
+        pa.field("split", pa.string(), nullable=False, metadata={"doc": "train | val | test"}),
+        pa.field("numbers", NUMBERS, nullable=False),
+        pa.field("positions", POSITIONS, nullable=False),
+        pa.field("cell", POSITIONS, nullable=False,
+                 metadata={"doc": "9 values, rows = vectors; empty: free"}),
+        pa.field("energy", pa.float64(), nullable=False, metadata={"doc": "eV"}),
+        pa.field("forces", POSITIONS, nullable=False, metadata={"doc": "eV/Å, 3N"}),
+        pa.field("potential_sha256", pa.string(), nullable=False),
+    ]
+)  # fmt: skip

@@ -1,7 +1,9 @@
-"""Choosing a backend from a potential: EAM files run in LAMMPS, asap3 names in asap3.
+"""Choosing a backend from a potential: EAM files run in LAMMPS, asap3 names in asap3,
+hopformer MLIP model files through ASE.
 
-A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS), or
-``"asap3:EMT"`` / ``"asap3:Gupta"`` (asap3's own potentials, through ASE).
+A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS), a path to a
+trained MLIP model file ``*.pt`` (:class:`~hopformer.mlip.calculator.HopformerPotential`,
+through ASE), or ``"asap3:EMT"`` / ``"asap3:Gupta"`` (asap3's own potentials, through ASE).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 from pathlib import Path
 
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 
 from hopformer.physics.engine import Engine
 from hopformer.physics.io import sha256_of
@@ -29,12 +32,44 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
         return AseEngine(atoms, lambda: asap_calculator(kind, symbols[0]))
     from hopformer.physics.lammps_engine import LammpsEngine
 
+    _check_file(spec)
+    if is_mlip(spec):
+        from hopformer.mlip.calculator import HopformerPotential, load_network
+        from hopformer.physics.ase_engine import AseEngine
+
+        network = load_network(spec)  # once: every calculator of this engine shares it
+        return AseEngine(atoms, lambda: HopformerPotential(network))
+    return LammpsEngine(atoms, spec)
+
+
+def calculator(potential: str | os.PathLike) -> Calculator:
+    """A fresh ASE calculator on ``potential`` (NEB images, one each)."""
+    spec = str(potential)
+    if spec.startswith(ASAP_PREFIX):
+        from hopformer.physics.ase_engine import asap_calculator
+
+        return asap_calculator(spec[len(ASAP_PREFIX) :])
+    _check_file(spec)
+    if is_mlip(spec):
+        from hopformer.mlip.calculator import HopformerPotential
+
+        return HopformerPotential(spec)
+    from hopformer.physics.lammps_engine import LammpsEAM
+
+    return LammpsEAM(spec)
+
+
+def is_mlip(potential: str | os.PathLike) -> bool:
+    """Whether ``potential`` names a hopformer MLIP model file (``*.pt``)."""
+    return str(potential).endswith(".pt")
+
+
+def _check_file(spec: str) -> None:
     if not Path(spec).is_file():
         raise FileNotFoundError(
-            f"potential {spec!r}: no such file (expected a setfl/funcfl EAM file or "
-            f"'{ASAP_PREFIX}EMT' / '{ASAP_PREFIX}Gupta')"
+            f"potential {spec!r}: no such file (expected a setfl/funcfl EAM file, a hopformer "
+            f"MLIP model file *.pt, or '{ASAP_PREFIX}EMT' / '{ASAP_PREFIX}Gupta')"
         )
-    return LammpsEngine(atoms, spec)
 
 
 def potential_id(path: str | os.PathLike) -> str:

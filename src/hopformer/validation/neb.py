@@ -1,15 +1,16 @@
 """Climbing-image NEB between two minima of a free cluster, with intermediate minima split off.
 
 DESIGN.md §7: ASE's ``NEB(..., method="improvedtangent", climb=True)`` — ``method`` is always
-passed (ASE 3.27.1 changed the default) — IDPP interpolation, FIRE on the band (never BFGS:
-319 s against 0.3 s measured), one calculator per image (:class:`LammpsEAM`, its own LAMMPS),
-a non-periodic cell. A free cluster's minima come in arbitrary frames, so the final minimum is
-Kabsch-aligned onto the initial one before interpolating and the band is kept free of rigid
-motion while it relaxes (``remove_rotation_and_translation``). The band is relaxed plain
-first and the top image climbs only when the plain band has an interior maximum: on
-disordered Pt55 many MD transitions have no barrier the band resolves, and a climbing image
-started there climbs the repulsive wall (40 eV within 300 steps). The barrier is read off the
-climbing image; an unconverged band is reported as such (``converged`` False), never trusted.
+passed (ASE 3.27.1 changed the default) — IDPP interpolation, FIRE on the band (never BFGS: 319
+s against 0.3 s measured), one calculator per image (``potentials.calculator``: for EAM a
+``LammpsEAM`` with its own LAMMPS; an MLIP model file works too), a non-periodic cell. A free
+cluster's minima come in arbitrary frames, so the final minimum is Kabsch-aligned onto the
+initial one before interpolating and the band is kept free of rigid motion while it relaxes
+(``remove_rotation_and_translation``). The band is relaxed plain first and the top image climbs
+only when the plain band has an interior maximum: on disordered Pt55 many MD transitions have
+no barrier the band resolves, and a climbing image started there climbs the repulsive wall (40
+eV within 300 steps). The barrier is read off the climbing image; an unconverged band is
+reported as such (``converged`` False), never trusted.
 
 A band whose interior holds a local energy minimum that relaxes to a state distinct from both
 ends is not one elementary transition: :func:`minimum_energy_path` splits it there and runs a
@@ -32,7 +33,7 @@ from ase import Atoms
 from ase.mep import NEB
 from ase.optimize import FIRE
 
-from hopformer.physics.lammps_engine import LammpsEAM
+from hopformer.physics.potentials import calculator
 from hopformer.physics.states import align
 from hopformer.physics.structure import center_in_vacuum
 
@@ -143,7 +144,7 @@ def run_neb(
     for k in range(images):
         x = initial if k < images - 1 else final
         atoms = Atoms(numbers=numbers, positions=x + shift, cell=box.cell, pbc=False)
-        atoms.calc = LammpsEAM(potential)
+        atoms.calc = calculator(potential)
         band.append(atoms)
     neb = _CachedNEB(band, k=spring, climb=False, method="improvedtangent",
               remove_rotation_and_translation=True)  # fmt: skip

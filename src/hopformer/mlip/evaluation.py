@@ -1,0 +1,137 @@
+"""Judging the MLIP against the reference potential (issue 8): errors on held-out
+configurations, NEB barriers of validated transitions, an NVE run's stability and energy
+conservation, and speed per atom and step beside EAM on the same machine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms, units
+
+from hopformer.physics.engine import NVE
+from hopformer.physics.potentials import open_engine
+from hopformer.physics.structure import center_in_vacuum
+
+
+def errors_by_source(model, configs: Sequence[dict]) -> dict:
+    """Energy and force MAE/RMSE of ``configs`` overall and per source."""
+    from hopformer.mlip.training import Graphs, metrics
+
+    p = next(model.parameters())
+    out = {"all": metrics(model, Graphs(configs, model.config.cutoff, p.dtype, p.device))}
+    for source in sorted({c["source"] for c in configs}):
+        subset = [c for c in configs if c["source"] == source]
+        out[source] = metrics(model, Graphs(subset, model.config.cutoff, p.dtype, p.device))
+    return out
+
+
+def barriers(mlip: str, reference: str, transitions: Sequence[dict], images: int = 9,
+             fmax: float = 0.05, steps: int = 1000, log=lambda m: None) -> list[dict]:  # fmt: skip
+    """Each transition's barrier on the MLIP beside the reference's: both ends relaxed on
+    the MLIP (they must stay the same states), one NEB band (no splitting), barrier =
+    max − initial. ``transitions`` are VALIDATION rows with a reference barrier."""
+    from hopformer.model.evaluation import Judge
+    from hopformer.validation.neb import run_neb
+
+    judge = Judge(mlip)
+    out = []
+    try:
+        for t in transitions:
+            numbers = np.asarray(t["numbers"])
+            n = len(numbers)
+            x0 = np.reshape(t["initial_positions"], (n, 3))
+            x1 = np.reshape(t["final_positions"], (n, 3))
+            row = {
+                "transition_id": t["transition_id"],
+                "reference_barrier": t["barrier"],
+                "reference_delta_energy": t["delta_energy"],
+                "status": "ok",
+                "mlip_barrier": None,
+                "mlip_delta_energy": None,
+                "barrier_error_mev": None,
+            }
+            start = time.perf_counter()
+            a, b = judge.relax(x0, numbers), judge.relax(x1, numbers)
+            if not (a.ok and b.ok):
+                row["status"] = "end_not_relaxed"
+            elif not (
+                judge.same(a.positions, x0, numbers) and judge.same(b.positions, x1, numbers)
+            ):
+                row["status"] = "end_moved"  # the MLIP has no minimum there
+            else:
+                band = run_neb(mlip, numbers, a.positions, b.positions, images=images,
+                               fmax=fmax, steps=steps)  # fmt: skip
+                row["mlip_delta_energy"] = float(b.energy - a.energy)
+                if band.status != "ok":
+                    row["status"] = f"band_{band.status}"
+                else:
+                    row["mlip_barrier"] = float(band.barrier)
+                    row["barrier_error_mev"] = (row["mlip_barrier"] - t["barrier"]) * 1e3
+            row["seconds"] = time.perf_counter() - start
+            log(f"{row['transition_id']}: {row['status']} EAM {t['barrier']:.4f} eV, "
+                f"MLIP {row['mlip_barrier']}")  # fmt: skip
+            out.append(row)
+    finally:
+        judge.close()
+    return out
+
+
+def nve_stability(
+    potential: str,
+    atoms: Atoms,
+    temperature: float,
+    ps: float,
+    timestep_fs: float = 2.0,
+    seed: int = 1,
+    every_fs: float = 100.0,
+) -> dict:
+    """NVE MD of ``atoms`` (thermalised at ``temperature``) for ``ps``: the total-energy drift
+    and spread, the highest temperature, the closest approach, and whether it blew up."""
+    if not atoms.pbc.any():
+        atoms = center_in_vacuum(atoms, 10.0)
+    engine = open_engine(atoms, potential)
+    try:
+        engine.thermalize(temperature, seed)
+        steps = max(1, round(every_fs / timestep_fs))
+        n = len(atoms)
+        energies, temps, closest = [], [], []
+        start = time.perf_counter()
+        blew_up = False
+        for _ in range(max(1, round(ps * 1000 / every_fs))):
+            engine.run(steps, NVE(timestep_fs))
+            ke = engine.kinetic_energy()
+            energies.append(engine.energy() + ke)
+            temps.append(2 * ke / (3 * n * units.kB))
+            x = engine.get_positions()
+            d = np.linalg.norm(x[:, None] - x[None], axis=-1) + np.eye(n) * 1e9
+            closest.append(float(d.min()))
+            if not np.isfinite(energies[-1]) or temps[-1] > 10 * temperature or closest[-1] < 1.0:
+                blew_up = True
+                break
+        wall = time.perf_counter() - start
+    finally:
+        engine.close()
+    e = np.array(energies)
+    return {"simulated_ps": len(e) * every_fs / 1000, "blew_up": blew_up,
+            "energy_drift_mev_atom": float((e[-1] - e[0]) / n * 1e3),
+            "energy_spread_mev_atom": float(np.ptp(e) / n * 1e3),
+            "max_temperature": float(max(temps)), "min_distance": float(min(closest)),
+            "wall_s": wall}  # fmt: skip
+
+
+def speed(potential: str, atoms: Atoms, steps: int = 50, timestep_fs: float = 2.0) -> float:
+    """µs per atom per MD step on ``potential`` (NVE from a 300 K start), this machine."""
+    if not atoms.pbc.any():
+        atoms = center_in_vacuum(atoms, 10.0)
+    engine = open_engine(atoms, potential)
+    try:
+        engine.thermalize(300.0, 1)
+        engine.run(2, NVE(timestep_fs))  # warm up
+        start = time.perf_counter()
+        engine.run(steps, NVE(timestep_fs))
+        wall = time.perf_counter() - start
+    finally:
+        engine.close()
+    return wall / steps / len(atoms) * 1e6

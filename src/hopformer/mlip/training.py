@@ -1,0 +1,225 @@
+"""Training the MLIP on labelled configurations: energy + force loss, seeded, checkpointed and
+resumable, with a validation split.
+
+Loss per configuration, in units of the acceptance targets so that 1 means "at target":
+``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``. Before the first
+step the per-element reference energies are fitted to the training energies
+(:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
+
+Resuming: ``checkpoint_dir/last.pt`` holds the model, optimiser, step and loss rows every
+``checkpoint_every`` steps; it is used when its fingerprint (model config, training config,
+data checksum) matches, so a killed job continues where it stopped and ends with the same
+weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hopformer.mlip.model import MlipConfig, MlipNetwork, neighbours
+from hopformer.model.training import ProgressBar, rng
+from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
+
+E_UNIT = 1e-3  # eV per atom: the energy target
+F_UNIT = 0.02  # eV/Å: the force target
+STEP_STREAM = 41
+
+
+@dataclass(frozen=True)
+class MlipTrainConfig:
+    steps: int = 2000
+    batch: int = 4
+    learning_rate: float = 2e-3
+    energy_weight: float = 0.1
+    force_weight: float = 1.0
+    checkpoint_every: int = 200
+    eval_every: int = 200
+    seed: int = 1
+    float64: bool = False
+
+    def __post_init__(self):
+        for name in ("steps", "batch", "checkpoint_every", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"mlip training {name} must be ≥ 1, got {getattr(self, name)}")
+
+
+class Graphs:
+    """Each configuration's tensors and neighbour list, built once (positions are fixed)."""
+
+    def __init__(self, configs: Sequence[dict], cutoff: float, dtype, device):
+        self.items = []
+        for c in configs:
+            i, j, s = neighbours(c["positions"], c["cell"], cutoff)
+            t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+            offsets = t(s) @ t(c["cell"]) if c["cell"] is not None else t(np.zeros((len(i), 3)))
+            self.items.append((t(c["positions"]), torch.as_tensor(c["numbers"], device=device),
+                               torch.as_tensor(i, device=device),
+                               torch.as_tensor(j, device=device), offsets,
+                               float(c["energy"]), t(c["forces"])))  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def predict(model: MlipNetwork, item, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    x, z, i, j, offsets, _, _ = item
+    x = x.detach().requires_grad_(True)
+    e = model(x, z, i, j, offsets)
+    (g,) = torch.autograd.grad(e, x, create_graph=create_graph)
+    return e, -g
+
+
+def loss_terms(model: MlipNetwork, item, config: MlipTrainConfig, create_graph: bool = True
+               ) -> tuple[torch.Tensor, float, float]:  # fmt: skip
+    """(loss, |ΔE|/N in eV, mean |ΔF| in eV/Å) of one configuration."""
+    e, f = predict(model, item, create_graph)
+    n = item[0].shape[0]
+    de = (e - item[5]) / n
+    df = f - item[6]
+    loss = config.energy_weight * (de / E_UNIT) ** 2 + config.force_weight * (
+        (df / F_UNIT) ** 2).mean()  # fmt: skip
+    return loss, float(de.detach().abs()), float(df.detach().abs().mean())
+
+
+def metrics(model: MlipNetwork, graphs: Graphs) -> dict:
+    """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (meV/Å, per component)."""
+    de, df = [], []
+    for item in graphs.items:
+        e, f = predict(model, item, False)
+        de.append(float((e.detach() - item[5]) / item[0].shape[0]))
+        df.append((f.detach() - item[6]).cpu().numpy().ravel())
+    de, df = np.array(de), np.concatenate(df) if df else np.zeros(0)
+    if not len(de):
+        return {"configurations": 0}
+    return {"configurations": len(de),
+            "energy_mae_mev_atom": float(np.abs(de).mean() * 1e3),
+            "energy_rmse_mev_atom": float(np.sqrt((de**2).mean()) * 1e3),
+            "force_mae_mev_a": float(np.abs(df).mean() * 1e3),
+            "force_rmse_mev_a": float(np.sqrt((df**2).mean()) * 1e3)}  # fmt: skip
+
+
+def data_checksum(configs: Sequence[dict]) -> str:
+    h = hashlib.sha256()
+    for c in configs:
+        h.update(c["config_id"].encode())
+        h.update(np.ascontiguousarray(c["positions"]).tobytes())
+        h.update(np.float64(c["energy"]).tobytes())
+    return h.hexdigest()
+
+
+def fingerprint(model: MlipConfig, train: MlipTrainConfig, data: str) -> str:
+    blob = json.dumps({"model": asdict(model), "train": asdict(train), "data": data},
+                      sort_keys=True)  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def new_network(config: MlipConfig, train: MlipTrainConfig, configs: Sequence[dict]
+                ) -> MlipNetwork:  # fmt: skip
+    torch.manual_seed(train.seed)
+    model = MlipNetwork(config)
+    model.fit_reference([c["numbers"] for c in configs], np.array([c["energy"]
+                                                                   for c in configs]))  # fmt: skip
+    return model.double() if train.float64 else model
+
+
+def train(
+    train_configs: Sequence[dict],
+    val_configs: Sequence[dict],
+    model_config: MlipConfig,
+    config: MlipTrainConfig,
+    out: str | os.PathLike,
+    loss_log: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train (or resume) and write the model file and the loss log; returns the summary."""
+    if not train_configs:
+        raise ValueError("mlip: the training split is empty")
+    dev = torch.device(device)
+    fp = fingerprint(model_config, config, data_checksum(train_configs))
+    model = new_network(model_config, config, train_configs).to(dev)
+    dtype = next(model.parameters()).dtype
+    train_graphs = Graphs(train_configs, model_config.cutoff, dtype, dev)
+    val_graphs = Graphs(val_configs, model_config.cutoff, dtype, dev)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    rows: list[dict] = []
+    step0 = 0
+    last = Path(checkpoint_dir) / "last.pt"
+    if last.is_file():
+        ckpt = torch.load(last, map_location=dev, weights_only=False)
+        if ckpt.get("fingerprint") == fp:
+            model.load_state_dict(ckpt["model"])
+            optimiser.load_state_dict(ckpt["optimiser"])
+            step0, rows = int(ckpt["step"]), list(ckpt["rows"])
+            log(f"resuming from {last} at step {step0}")
+        else:
+            log(f"ignoring {last}: another model, training config or dataset")
+    bar = ProgressBar(config.steps, step0)
+    t0 = time.perf_counter()
+    for step in range(step0, config.steps):
+        lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step
+                                                                     / config.steps)))  # fmt: skip
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        size = min(config.batch, len(train_graphs))
+        pick = rng(config.seed, STEP_STREAM, step).choice(len(train_graphs), size, replace=False)
+        optimiser.zero_grad(set_to_none=True)
+        total, e_err, f_err = 0.0, 0.0, 0.0
+        for k in pick:
+            loss, de, df = loss_terms(model, train_graphs.items[k], config)
+            (loss / len(pick)).backward()
+            total += float(loss.detach()) / len(pick)
+            e_err += de * 1e3 / len(pick)
+            f_err += df * 1e3 / len(pick)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
+        optimiser.step()
+        row = {"step": step, "loss": total, "energy_mae_mev_atom": e_err, "force_mae_mev_a": f_err,
+               "val_energy_mae_mev_atom": "", "val_force_mae_mev_a": ""}  # fmt: skip
+        if len(val_graphs) and ((step + 1) % config.eval_every == 0 or step == config.steps - 1):
+            m = metrics(model, val_graphs)
+            row.update(val_energy_mae_mev_atom=m["energy_mae_mev_atom"],
+                       val_force_mae_mev_a=m["force_mae_mev_a"])  # fmt: skip
+        rows.append(row)
+        bar.update(step, total, row["val_force_mae_mev_a"] or None)
+        if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
+            with atomic_path(last) as tmp:
+                torch.save({"fingerprint": fp, "step": step + 1, "model": model.state_dict(),
+                            "optimiser": optimiser.state_dict(), "rows": rows}, tmp)  # fmt: skip
+            _write_log(loss_log, rows)
+    summary = {"steps": config.steps, "resumed_at_step": step0,
+               "train_configurations": len(train_graphs), "val_configurations": len(val_graphs),
+               "final_loss": rows[-1]["loss"], "val": metrics(model, val_graphs),
+               "seconds_this_run": time.perf_counter() - t0, "device": str(dev),
+               "parameters": sum(p.numel() for p in model.parameters()),
+               "fingerprint": fp}  # fmt: skip
+    save(model, out, summary)
+    _write_log(loss_log, rows)
+    return summary
+
+
+def save(model: MlipNetwork, path: str | os.PathLike, summary: dict) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"kind": "hopformer-mlip", "config": model.config.to_dict(), "state": state,
+                    "summary": summary}, tmp)  # fmt: skip
+
+
+def _write_log(path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    write_text_atomic(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.6g"))
+
+
+def write_summary(path, summary: dict) -> None:
+    write_json_atomic(path, summary)
