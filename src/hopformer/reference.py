@@ -112,10 +112,11 @@ def relax_cluster(
     fmax: float = QUENCH_FMAX,
 ) -> dict:
     """Build (or read) the cluster, quench it on ``potential``, write extxyz and a JSON summary."""
-    table = read_potential(potential)
-    a0 = None
-    if spec.element in table.elements:
-        a0 = table.lattice_constants[table.elements.index(spec.element)] or None
+    a0 = None  # an MLIP has no tabulated lattice constant: ASE's reference one, then quenched
+    if not is_mlip(potential):
+        table = read_potential(potential)
+        if spec.element in table.elements:
+            a0 = table.lattice_constants[table.elements.index(spec.element)] or None
     atoms = spec.build(a0)
     engine = open_engine(atoms, potential)
     if spec.melt_temperature:
