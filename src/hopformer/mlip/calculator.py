@@ -18,6 +18,9 @@ MODEL_SUFFIX = ".pt"
 
 def load_network(path: str | os.PathLike, dtype: torch.dtype = torch.float64) -> MlipNetwork:
     """A trained network from its model file (see :mod:`hopformer.mlip.training`)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"MLIP model {path}: no such file (train one with mlip.enabled: "
+                                f"true, see config/campaigns/surrogates.yaml)")  # fmt: skip
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a truncated or foreign file: say which
