@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/splice_scaling.py
 	$(BIN)/python bench/generate_speed.py
 	$(BIN)/python bench/validate_cost.py
+	$(BIN)/python bench/surrogate_speed.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,104 @@
+"""Speed of the surrogates against the reference MD they replace, on this machine.
+
+1. MLIP: µs per atom per MD step (NVE, 2 fs) with ``HopformerPotential`` (float64, the default
+   model size) against LAMMPS EAM on the same system — Pt55 and periodic Al108 — and the
+   cost of one force call (float32 and float64).
+2. Trajectory surrogates: wall seconds per simulated ps of a rollout — the GNN integrator on
+   Al256 (10 fs strides), the direct predictor on Pt55 (10 fs and 100 fs steps) — against
+   LAMMPS NVE (2 fs steps) on the same system.
+
+Ratios are surrogate / reference (> 1: the surrogate is slower). Weights are untrained: speed
+does not depend on them. With CUDA, the force call is timed on the GPU too.
+Usage: python bench/surrogate_speed.py [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import units
+from ase.build import bulk
+
+from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
+from hopformer.mlip.training import save
+from hopformer.physics.clusters import build_cluster
+from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, rollout
+from hopformer.surrogates.judge import reference_speed
+from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
+
+
+def _mlip_section(tmp: Path) -> None:
+    from hopformer.mlip.evaluation import speed
+
+    torch.manual_seed(0)
+    model = MlipNetwork(MlipConfig())
+    path = tmp / "model.pt"
+    save(model, path, {})
+    pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
+    al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
+    systems = {"Pt55": (build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92),
+                        pt_pot),
+               "Al108": (bulk("Al", "fcc", a=4.05, cubic=True).repeat(3), al_pot)}  # fmt: skip
+    print("MLIP MD, µs per atom per step (NVE, 2 fs)")
+    for name, (atoms, pot) in systems.items():
+        mlip, eam = speed(str(path), atoms.copy(), steps=20), speed(str(pot), atoms.copy())
+        print(f"  {name:6s} MLIP {mlip:9.1f}   EAM {eam:7.2f}   ratio {mlip / eam:8.0f}")
+    atoms = systems["Pt55"][0]
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        for dtype in (torch.float32, torch.float64):
+            m = MlipNetwork(MlipConfig()).to(device=device, dtype=dtype)
+            energy_forces(m, atoms.positions, atoms.numbers)  # warm up
+            start = time.perf_counter()
+            for _ in range(10):
+                energy_forces(m, atoms.positions, atoms.numbers)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            ms = (time.perf_counter() - start) / 10 * 1e3
+            print(f"  force call Pt55 {device} {str(dtype)[6:]}: {ms:.1f} ms")
+
+
+def _trajectory_section(tmp: Path) -> None:
+    rng = np.random.default_rng(0)
+    al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
+    pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
+    al = bulk("Al", "fcc", a=4.05, cubic=True).repeat(4)
+    v_al = rng.normal(scale=np.sqrt(300 * units.kB / 27.0) * units.fs, size=(len(al), 3))
+    torch.manual_seed(0)
+    integrator = DisplacementIntegrator(IntegratorConfig(10.0, 4.5, 32, 2)).double()
+    start = time.perf_counter()
+    rollout(integrator, al.positions, v_al, al.numbers, al.cell.array, 20)
+    gnn = (time.perf_counter() - start) / 0.2
+    ref = reference_speed(str(al_pot), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.5)
+    print("Trajectory surrogates, wall s per simulated ps")
+    print(f"  Al256 GNN integrator (10 fs) {gnn:7.3f}   LAMMPS {ref:7.3f}   ratio {gnn / ref:6.1f}")
+    pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
+    v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
+    predictor = TrajectoryPredictor(PredictorConfig()).double()
+    ref = reference_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
+    for dt, segments in ((10.0, 50), (100.0, 10)):
+        start = time.perf_counter()
+        chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments)
+        wall = (time.perf_counter() - start) / (dt * segments / 1000)
+        print(f"  Pt55 predictor ({dt:g} fs)     {wall:7.3f}   LAMMPS {ref:7.3f}   "
+              f"ratio {wall / ref:6.1f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        _mlip_section(Path(tmp))
+        _trajectory_section(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
