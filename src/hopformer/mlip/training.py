@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from hopformer.mlip.model import MlipConfig, MlipNetwork, neighbours
-from hopformer.model.training import ProgressBar, rng
+from hopformer.model.training import ProgressBar, resume, rng, save_checkpoint
 from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
 
 E_UNIT = 1e-3  # eV per atom: the energy target
@@ -153,18 +153,8 @@ def train(
     train_graphs = Graphs(train_configs, model_config.cutoff, dtype, dev)
     val_graphs = Graphs(val_configs, model_config.cutoff, dtype, dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    rows: list[dict] = []
-    step0 = 0
     last = Path(checkpoint_dir) / "last.pt"
-    if last.is_file():
-        ckpt = torch.load(last, map_location=dev, weights_only=False)
-        if ckpt.get("fingerprint") == fp:
-            model.load_state_dict(ckpt["model"])
-            optimiser.load_state_dict(ckpt["optimiser"])
-            step0, rows = int(ckpt["step"]), list(ckpt["rows"])
-            log(f"resuming from {last} at step {step0}")
-        else:
-            log(f"ignoring {last}: another model, training config or dataset")
+    step0, rows = resume(last, fp, model, optimiser, dev, log)
     bar = ProgressBar(config.steps, step0)
     t0 = time.perf_counter()
     for step in range(step0, config.steps):
@@ -193,9 +183,7 @@ def train(
         rows.append(row)
         bar.update(step, total, row["val_force_mae_mev_a"] or None)
         if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
-            with atomic_path(last) as tmp:
-                torch.save({"fingerprint": fp, "step": step + 1, "model": model.state_dict(),
-                            "optimiser": optimiser.state_dict(), "rows": rows}, tmp)  # fmt: skip
+            save_checkpoint(last, fp, step + 1, model, optimiser, rows)
             _write_log(loss_log, rows)
     summary = {"steps": config.steps, "resumed_at_step": step0,
                "train_configurations": len(train_graphs), "val_configurations": len(val_graphs),

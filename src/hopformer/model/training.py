@@ -166,6 +166,29 @@ def _save(obj: dict, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def resume(last: Path, fp: str, model: torch.nn.Module, optimiser: torch.optim.Optimizer,
+           device, log: Callable[[str], None]) -> tuple[int, list[dict]]:  # fmt: skip
+    """(step, loss rows) to continue from checkpoint ``last`` — model and optimiser restored —
+    when its fingerprint is ``fp``; (0, []) when there is none or it belongs to another run."""
+    if not last.is_file():
+        return 0, []
+    ckpt = torch.load(last, map_location=device, weights_only=True)
+    if ckpt.get("fingerprint") != fp:
+        log(f"ignoring {last}: it belongs to a different model, training config or dataset")
+        return 0, []
+    model.load_state_dict(ckpt["model"])
+    optimiser.load_state_dict(ckpt["optimiser"])
+    log(f"resuming from {last} at step {int(ckpt['step'])}")
+    return int(ckpt["step"]), list(ckpt["rows"])
+
+
+def save_checkpoint(last: Path, fp: str, step: int, model: torch.nn.Module,
+                    optimiser: torch.optim.Optimizer, rows: list[dict]) -> None:  # fmt: skip
+    """Atomically write what :func:`resume` needs to continue after ``step`` steps."""
+    _save({"fingerprint": fp, "step": step, "model": model.state_dict(),
+           "optimiser": optimiser.state_dict(), "rows": rows}, last)  # fmt: skip
+
+
 def train(
     train_examples: Sequence[Example],
     val_examples: Sequence[Example],
@@ -186,18 +209,8 @@ def train(
     fp = fingerprint(model_config, config, data_ids)
     model = new_model(model_config, config.seed).to(dev)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    rows: list[dict] = []
-    step0 = 0
     last = checkpoint_dir / "last.pt"
-    if last.is_file():
-        ckpt = torch.load(last, map_location=dev, weights_only=True)
-        if ckpt.get("fingerprint") == fp:
-            model.load_state_dict(ckpt["model"])
-            optimiser.load_state_dict(ckpt["optimiser"])
-            step0, rows = int(ckpt["step"]), list(ckpt["rows"])
-            log(f"resuming from {last} at step {step0}")
-        else:
-            log(f"ignoring {last}: it belongs to a different model, training config or dataset")
+    step0, rows = resume(last, fp, model, optimiser, dev, log)
     n = len(train_examples)
     per_epoch = math.ceil(n / config.batch_size)
     bar = ProgressBar(config.steps, step0)
@@ -229,8 +242,7 @@ def train(
                      "val_loss": "" if val is None else val})  # fmt: skip
         bar.update(step, float(loss.detach()), val)
         if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
-            _save({"fingerprint": fp, "step": step + 1, "model": model.state_dict(),
-                   "optimiser": optimiser.state_dict(), "rows": rows}, last)  # fmt: skip
+            save_checkpoint(last, fp, step + 1, model, optimiser, rows)
             _write_loss_log(loss_log, rows)
     vals = [r["val_loss"] for r in rows if r["val_loss"] != ""]
     summary = {
