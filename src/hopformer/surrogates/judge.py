@@ -56,7 +56,8 @@ def structure(frames: np.ndarray, cell: np.ndarray | None) -> tuple[np.ndarray, 
 
 def total_energies(potential: str, numbers: np.ndarray, cell: np.ndarray | None,
                    xs: np.ndarray, vs: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Potential (reference potential) + kinetic energy (eV) of each frame."""
+    """Potential (reference potential) + kinetic energy (eV) of each frame (NaN for a frame
+    a broken rollout made non-finite)."""
     from hopformer.physics.potentials import open_engine
 
     atoms = Atoms(numbers=numbers, positions=xs[0], cell=cell, pbc=cell is not None)
@@ -67,6 +68,9 @@ def total_energies(potential: str, numbers: np.ndarray, cell: np.ndarray | None,
     try:
         out = []
         for x in xs:
+            if not np.isfinite(x).all():
+                out.append(np.nan)
+                continue
             engine.set_positions(x)
             out.append(engine.energy())
     finally:
