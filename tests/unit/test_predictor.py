@@ -8,12 +8,12 @@ import pytest
 import torch
 from test_integrator import _dimers
 
+from hopformer.physics.structure import neighbours
 from hopformer.surrogates.predictor import (
     PredictorConfig,
     Thermostat,
     TrajectoryPredictor,
     chain,
-    free_graph,
     predict,
 )
 
@@ -51,7 +51,7 @@ def test_zero_time_returns_the_input_and_beyond_the_horizon_is_refused(model, cl
     np.testing.assert_array_equal(nv, v)
     with pytest.raises(ValueError, match="horizon"):
         predict(model, x, v, numbers, 60.0)
-    i, j = free_graph(x, 4.0)
+    i, j = neighbours(x, None, 4.0)[:2]
     assert len(i) == len(j) > 0 and not np.any(i == j)
 
 
@@ -63,7 +63,7 @@ def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step():
 
     def sample(tau):
         x, v, dx, dv, _ = _dimers(rng, tau=tau)
-        i, j = free_graph(x, 4.0)
+        i, j = neighbours(x, None, 4.0)[:2]
         return [torch.as_tensor(a) for a in (x, v, numbers, i, j, dx, dv)] + [tau]
 
     data = [sample(tau) for tau in rng.choice([5.0, 10.0, 20.0, 40.0], size=96)]

@@ -4,7 +4,8 @@ Energy E(positions, species, cell) of a free cluster or a periodic cell; forces 
 the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the energy.
 
 * **Graph:** one directed edge per pair (i, j, image) closer than ``cutoff``; in a periodic
-  cell, r_ij = x_j − x_i + S_ij·cell with integer image shifts S (:func:`neighbours`), so
+  cell, r_ij = x_j − x_i + S_ij·cell with integer image shifts S
+  (:func:`hopformer.physics.structure.neighbours`), so
   the energy does not depend on which image an atom is wrapped into.
 * **Radial basis:** Bessel functions √(2/r_c) sin(nπr/r_c)/r times the smooth polynomial
   envelope u(r/r_c) of DimeNet (p = 6): value and slope go to 0 at the cutoff, so the energy
@@ -37,6 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hopformer.physics.structure import neighbours
+
 
 @dataclass(frozen=True)
 class MlipConfig:
@@ -58,22 +61,6 @@ class MlipConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def neighbours(positions: np.ndarray, cell: np.ndarray | None, cutoff: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(i, j, shifts) of every pair closer than ``cutoff``: r_ij = x_j − x_i + shifts·cell
-    (``cell`` None: a free cluster, shifts 0)."""
-    from ase.neighborlist import primitive_neighbor_list
-
-    x = np.asarray(positions, dtype=float)
-    if cell is None:
-        lo = x.min(0) - cutoff
-        box = np.diag(x.max(0) - lo + cutoff)
-        i, j, s = primitive_neighbor_list("ijS", (False,) * 3, box, x - lo, cutoff)
-    else:
-        i, j, s = primitive_neighbor_list("ijS", (True,) * 3, np.asarray(cell, float), x, cutoff)
-    return i.astype(np.int64), j.astype(np.int64), s.astype(np.float64)
 
 
 def envelope(d: torch.Tensor, p: int = 6) -> torch.Tensor:

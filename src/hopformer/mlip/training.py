@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hopformer.mlip.model import MlipConfig, MlipNetwork, neighbours
+from hopformer.mlip.model import MlipConfig, MlipNetwork
 from hopformer.model.training import ProgressBar, resume, rng, save_checkpoint
 from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
+from hopformer.physics.structure import neighbours
 
 E_UNIT = 1e-3  # eV per atom: the energy target
 F_UNIT = 0.02  # eV/Å: the force target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
-from ase.neighborlist import neighbor_list
+from ase.neighborlist import neighbor_list, primitive_neighbor_list
 
 MIN_DISTANCE = 0.5  # Å; no metal pair is this close in any physical structure
 
@@ -34,3 +34,17 @@ def center_in_vacuum(atoms: Atoms, vacuum: float = 10.0) -> Atoms:
     atoms.pbc = False
     atoms.center(vacuum=vacuum)
     return atoms
+
+
+def neighbours(positions: np.ndarray, cell: np.ndarray | None, cutoff: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(i, j, shifts) of every pair closer than ``cutoff``: r_ij = x_j − x_i + shifts·cell
+    (``cell`` None: a free cluster, shifts 0)."""
+    x = np.asarray(positions, dtype=float)
+    if cell is None:
+        lo = x.min(0) - cutoff
+        box = np.diag(x.max(0) - lo + cutoff)
+        i, j, s = primitive_neighbor_list("ijS", (False,) * 3, box, x - lo, cutoff)
+    else:
+        i, j, s = primitive_neighbor_list("ijS", (True,) * 3, np.asarray(cell, float), x, cutoff)
+    return i.astype(np.int64), j.astype(np.int64), s.astype(np.float64)

@@ -6,8 +6,9 @@ rollout applies them repeatedly (x wrapped back into the cell). No forces, no in
 
 Graph: atoms within ``cutoff`` of each other under periodic boundary conditions, one directed
 edge per (i, j, image) — the minimum image and further images alike, so small cells work
-(:func:`radius_graph`). Edge vectors r_ij = x_j − x_i + S_ij·cell are recomputed in torch
-from the positions, so they carry gradients and rotate with the inputs.
+(:func:`hopformer.physics.structure.neighbours`). Edge vectors r_ij = x_j − x_i + S_ij·cell
+are recomputed in torch from the positions, so they carry gradients and rotate with the
+inputs.
 
 Equivariance by construction (rotation, reflection, translation, permutation): layers see
 only invariants — species, |v_i|, |r_ij| (radial basis with a smooth cutoff), v_i·r̂_ij,
@@ -26,8 +27,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from ase.neighborlist import primitive_neighbor_list
 from torch import nn
+
+from hopformer.physics.structure import neighbours
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,6 @@ class IntegratorConfig:
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
             raise ValueError(f"integrator config: positive cutoff, stride, width, layers ({self})")
-
-
-def radius_graph(positions: np.ndarray, cell: np.ndarray, cutoff: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(i, j, shifts) of every periodic pair closer than ``cutoff``: x_j − x_i + shifts·cell."""
-    i, j, s = primitive_neighbor_list("ijS", (True, True, True), np.asarray(cell, float),
-                                      np.asarray(positions, float), cutoff)  # fmt: skip
-    return i.astype(np.int64), j.astype(np.int64), s.astype(np.float64)
 
 
 def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
@@ -142,7 +136,7 @@ class DisplacementIntegrator(nn.Module):
 
 
 def _tensors(x, v, numbers, cell, cutoff, dtype=torch.float64):
-    i, j, s = radius_graph(x, cell, cutoff)
+    i, j, s = neighbours(x, cell, cutoff)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     return (t(x), t(v), torch.as_tensor(numbers, dtype=torch.long), t(cell),
             torch.as_tensor(i), torch.as_tensor(j), t(s))  # fmt: skip

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hopformer.physics.structure import neighbours
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
 from hopformer.surrogates.judge import masses_of
 from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
@@ -42,15 +43,6 @@ class PredictorConfig:
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
             raise ValueError(f"predictor config: positive horizon and frequencies ({self})")
-
-
-def free_graph(positions: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) of every ordered pair of a free cluster closer than ``cutoff``."""
-    x = np.asarray(positions, dtype=float)
-    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    i, j = np.nonzero(d < cutoff)
-    return i.astype(np.int64), j.astype(np.int64)
 
 
 class TrajectoryPredictor(nn.Module):
@@ -90,7 +82,7 @@ def predict(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: n
             dt: float, langevin: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Positions and velocities Δt fs later (numpy in and out); for ``langevin``, the mean."""
     dtype = next(model.parameters()).dtype
-    i, j = free_graph(x, model.config.cutoff)
+    i, j, _ = neighbours(x, None, model.config.cutoff)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     with torch.no_grad():
         nx, nv = model(t(x), t(v), torch.as_tensor(numbers, dtype=torch.long),

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from hopformer.physics.structure import neighbours
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, _tensors
 from hopformer.surrogates.judge import judge_rollout, masses_of, reference_speed
 from hopformer.surrogates.metrics import minimum_image, position_error, stable_horizon
@@ -26,7 +27,6 @@ from hopformer.surrogates.predictor import (
     Thermostat,
     TrajectoryPredictor,
     chain,
-    free_graph,
     predict,
 )
 
@@ -163,7 +163,7 @@ def train_predictor(
         r, t, lag, dt = data[n]
         run = runs[r]
         x, v = run["positions"][t], run["velocities"][t]
-        i, j = free_graph(x, config.cutoff)
+        i, j, _ = neighbours(x, None, config.cutoff)
         as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
         px, pv = model(as_t(x), as_t(v), as_t(run["numbers"]), as_t(i), as_t(j), dt,
                        run.get("ensemble") == "langevin")  # fmt: skip
