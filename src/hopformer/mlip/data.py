@@ -22,7 +22,7 @@ import numpy as np
 from ase import Atoms
 
 from hopformer.physics.engine import Langevin
-from hopformer.physics.potentials import open_engine, potential_id
+from hopformer.physics.potentials import open_engine, potential_id, score
 from hopformer.physics.structure import center_in_vacuum
 
 SOURCES = ("splicing", "hot", "neb", "bulk")
@@ -85,20 +85,8 @@ def label(potential: str, numbers: np.ndarray, configs: Iterable[np.ndarray],
           cell: np.ndarray | None = None) -> Labelled:  # fmt: skip
     """(positions, energy, forces) of each configuration on the reference potential."""
     configs = [np.asarray(c, float) for c in configs]
-    if not configs:
-        return []
-    atoms = Atoms(numbers=numbers, positions=configs[0], cell=cell, pbc=cell is not None)
-    if cell is None:
-        atoms = center_in_vacuum(atoms, 10.0)
-    engine = open_engine(atoms, potential)
-    try:
-        out = []
-        for x in configs:
-            engine.set_positions(x)
-            out.append((x, float(engine.energy()), np.array(engine.forces(), float)))
-        return out
-    finally:
-        engine.close()
+    return [(x, e, f) for x, (e, f) in zip(configs, score(potential, numbers, configs, cell),
+                                           strict=True)]  # fmt: skip
 
 
 def _rows(source: str, group: str, numbers, labelled, cell, sha: str, spec: SamplingSpec

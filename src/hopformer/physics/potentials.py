@@ -9,8 +9,10 @@ through ASE), or ``"asap3:EMT"`` / ``"asap3:Gupta"`` (asap3's own potentials, th
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
@@ -40,6 +42,33 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
         network = load_network(spec)  # once: every calculator of this engine shares it
         return AseEngine(atoms, lambda: HopformerPotential(network))
     return LammpsEngine(atoms, spec)
+
+
+def score(potential: str | os.PathLike, numbers: np.ndarray, configs: Iterable[np.ndarray],
+          cell: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:  # fmt: skip
+    """(energy eV, forces eV/Å) of each configuration on ``potential``, one engine for all: a
+    periodic ``cell``, or (None) a free cluster in a vacuum box. A non-finite configuration
+    (a broken rollout) scores NaN."""
+    from hopformer.physics.structure import center_in_vacuum
+
+    configs = [np.asarray(c, float) for c in configs]
+    if not configs:
+        return []
+    atoms = Atoms(numbers=numbers, positions=configs[0], cell=cell, pbc=cell is not None)
+    if cell is None:
+        atoms = center_in_vacuum(atoms, 10.0)
+    engine = open_engine(atoms, potential)
+    try:
+        out = []
+        for x in configs:
+            if not np.isfinite(x).all():
+                out.append((float("nan"), np.full(x.shape, np.nan)))
+                continue
+            engine.set_positions(x)
+            out.append((float(engine.energy()), np.array(engine.forces(), float)))
+        return out
+    finally:
+        engine.close()
 
 
 def calculator(potential: str | os.PathLike) -> Calculator:
