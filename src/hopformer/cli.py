@@ -460,14 +460,14 @@ def _evaluate_mlip(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     model = load_network(args.model)
-    test = read_configs(args.data, "test")
-    summary = {"test_errors": errors_by_source(model, test)}
+    configs = read_configs(args.data)
+    summary = {"test_errors": errors_by_source(model, [c for c in configs
+                                                       if c["split"] == "test"])}  # fmt: skip
     print(json.dumps(summary["test_errors"]["all"]), flush=True)
     # Barriers of validated transitions whose bands the MLIP never trained on.
-    held_out = {c["group"][len("neb-") :] for c in read_configs(args.data)
-                if c["source"] == "neb" and c["split"] != "train"}  # fmt: skip
-    trained = {c["group"][len("neb-") :] for c in read_configs(args.data, "train")
-               if c["source"] == "neb"}  # fmt: skip
+    bands = [(c["group"][len("neb-") :], c["split"]) for c in configs if c["source"] == "neb"]
+    held_out = {band for band, split in bands if split != "train"}
+    trained = {band for band, split in bands if split == "train"}
     rows = [r for path in args.validation for r in read_table(path, schema.VALIDATION).to_pylist()
             if r["neb_status"] == "ok" and r["transition_id"] not in trained]  # fmt: skip
     rows.sort(key=lambda r: (r["transition_id"] not in held_out, r["transition_id"]))
