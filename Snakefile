@@ -2,6 +2,8 @@
 # `snakemake --profile profiles/slurm` on a cluster. Logic lives in the `hopformer` package.
 from snakemake.utils import min_version, validate
 
+import hopformer.config
+
 min_version("9.0")
 
 
@@ -9,6 +11,9 @@ configfile: "config/config.yaml"
 
 
 validate(config, "config/schema.yaml")
+# Checks that span keys (d_model vs heads, split fractions, cluster size vs max_atoms): here,
+# before the first job, not after hours of MD.
+hopformer.config.check(config, workflow.basedir)
 
 
 report: "rules/report/workflow.rst"

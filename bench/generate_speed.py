@@ -22,14 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hopformer.model.examples import Example, collate, example_batch
-from hopformer.model.network import ModelConfig
-from hopformer.model.training import new_model
 from hopformer.physics.clusters import build_cluster
-from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.physics.eam import write_setfl
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import quench
-from hopformer.reference import melt
+from hopformer.physics.zhou2004 import zhou_table
+from hopformer.reference.cluster import melt
+from hopformer.transformer.examples import Example, collate, example_batch
+from hopformer.transformer.network import ModelConfig
+from hopformer.transformer.training import new_model
 
 
 def melted(shells: int, potential: Path) -> np.ndarray:
@@ -67,8 +68,10 @@ def main() -> None:
         batch = collate([(atoms147.numbers, x147)], [(np.zeros(0, int), np.zeros((0, 3)))], 256)
         gen = torch.Generator().manual_seed(0)
         model.sample(batch, samples=args.samples, generator=gen)  # warm-up
-        t_gen = best_of(lambda: model.sample(batch, samples=args.samples, generator=gen),
-                        args.repeats) / args.samples  # fmt: skip
+        t_gen = (
+            best_of(lambda: model.sample(batch, samples=args.samples, generator=gen), args.repeats)
+            / args.samples
+        )
         cand = model.sample(batch, samples=1, generator=gen)[0, 0].numpy()
         engine = open_engine(atoms147, potential)
         rattled = x147 + np.random.default_rng(0).normal(0, 0.1, x147.shape)
@@ -76,8 +79,10 @@ def main() -> None:
         engine.close()
         assert np.isfinite(cand).all()
         print(f"generation, Pt147, {args.samples} samples/call, {args.threads} threads:")
-        print(f"  model      {1e3 * t_gen:8.2f} ms per candidate (target ≤ 20 ms: "
-              f"{'met' if 1e3 * t_gen <= 20 else 'NOT met'})")  # fmt: skip
+        print(
+            f"  model      {1e3 * t_gen:8.2f} ms per candidate (target ≤ 20 ms: "
+            f"{'met' if 1e3 * t_gen <= 20 else 'NOT met'})"
+        )
         print(f"  baseline   {1e3 * t_quench:8.2f} ms per quench of a rattled Pt147 (fmax 1e-3)")
         print(f"  ratio      {t_gen / t_quench:8.3f} (model / quench)")
 
@@ -85,8 +90,9 @@ def main() -> None:
         print("training throughput, batch 16, default model:")
         for name, x, atoms in (("Pt55", x55, atoms55), ("Pt147", x147, atoms147)):
             rng = np.random.default_rng(1)
-            examples = [Example(atoms.numbers, x, x + rng.normal(0, 0.2, x.shape))
-                        for _ in range(16)]  # fmt: skip
+            examples = [
+                Example(atoms.numbers, x, x + rng.normal(0, 0.2, x.shape)) for _ in range(16)
+            ]
             ks = [0, 1, 2, 4] * 4
             rates = {}
             for device in devices:
@@ -106,8 +112,9 @@ def main() -> None:
                 step()
                 rates[device] = 16 / best_of(step, args.repeats)
                 ratio = rates[device] / rates["cpu"]
-                print(f"  {name:6s} {device:5s} {rates[device]:9.1f} samples/s  "
-                      f"(×{ratio:.2f} vs cpu)")  # fmt: skip
+                print(
+                    f"  {name:6s} {device:5s} {rates[device]:9.1f} samples/s  (×{ratio:.2f} vs cpu)"
+                )
 
 
 if __name__ == "__main__":

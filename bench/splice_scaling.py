@@ -28,10 +28,11 @@ from ase.io import write
 
 from hopformer.physics._lammps_import import new_instance
 from hopformer.physics.clusters import build_cluster
-from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.physics.eam import write_setfl
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import quench
-from hopformer.reference import melt
+from hopformer.physics.zhou2004 import zhou_table
+from hopformer.reference.cluster import melt
 from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId
 
 T = 700.0
@@ -52,11 +53,35 @@ def make_cluster(tmp: Path) -> tuple[Path, Path]:
 def jobs_wall(n_jobs: int, potential: Path, cluster: Path, ps: float, tmp: Path) -> float:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     hopformer = Path(sys.executable).with_name("hopformer")
-    cmds = [[str(hopformer), "run-segments", "--potential", str(potential), "--start",
-             str(cluster), "--campaign", "bench", "--round", "0", "--worker", str(w),
-             "--seed", "1", "--temperature", str(T), "--segments-per-worker", "4",
-             "--segment-ps", str(ps / 4), "--segments-out", str(tmp / f"s{w}.parquet"),
-             "--transitions-out", str(tmp / f"t{w}.parquet")] for w in range(n_jobs)]  # fmt: skip
+    cmds = [
+        [
+            str(hopformer),
+            "run-segments",
+            "--potential",
+            str(potential),
+            "--start",
+            str(cluster),
+            "--campaign",
+            "bench",
+            "--round",
+            "0",
+            "--worker",
+            str(w),
+            "--seed",
+            "1",
+            "--temperature",
+            str(T),
+            "--segments-per-worker",
+            "4",
+            "--segment-ps",
+            str(ps / 4),
+            "--segments-out",
+            str(tmp / f"s{w}.parquet"),
+            "--transitions-out",
+            str(tmp / f"t{w}.parquet"),
+        ]
+        for w in range(n_jobs)
+    ]
     t = time.perf_counter()
     procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL) for c in cmds]
     if any(p.wait() != 0 for p in procs):
@@ -89,21 +114,28 @@ def bare_lammps(potential: Path, cluster: Path, blocks: int) -> float:
     pos = atoms.positions
     lo, hi = pos.min(0) - 2.0, pos.max(0) + 2.0
     for line in [
-        "units metal", "atom_style atomic", "atom_modify map array sort 0 0.0",
+        "units metal",
+        "atom_style atomic",
+        "atom_modify map array sort 0 0.0",
         "boundary s s s",
         f"region box block {lo[0]} {hi[0]} {lo[1]} {hi[1]} {lo[2]} {hi[2]} units box",
         "create_box 1 box",
-    ]:  # fmt: skip
+    ]:
         lmp.command(line)
     n = len(atoms)
     lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, pos.ravel().tolist())
     for line in [
-        f"mass 1 {atoms.get_masses()[0]}", "pair_style eam/alloy",
-        f"pair_coeff * * {potential} Pt", "neighbor 1.0 bin",
-        "neigh_modify every 1 delay 0 check yes", "thermo 0", "timestep 0.002",
-        f"velocity all create {T} 12345 mom yes rot yes", "fix 1 all nve",
+        f"mass 1 {atoms.get_masses()[0]}",
+        "pair_style eam/alloy",
+        f"pair_coeff * * {potential} Pt",
+        "neighbor 1.0 bin",
+        "neigh_modify every 1 delay 0 check yes",
+        "thermo 0",
+        "timestep 0.002",
+        f"velocity all create {T} 12345 mom yes rot yes",
+        "fix 1 all nve",
         f"fix 2 all langevin {T} {T} 0.1 4242 zero yes",
-    ]:  # fmt: skip
+    ]:
         lmp.command(line)
 
     def gather(name):
@@ -147,8 +179,10 @@ def main() -> None:
             ours.append(wall)
             bare.append(bare_lammps(potential, cluster, blocks))
     rate1, rate2 = args.ps / min(one), 2 * args.ps / min(two)
-    print(f"Pt55 melt-quenched, Langevin {T:g} K, 2 fs, 1 ps blocks, {args.ps:g} ps per job, "
-          f"best of {args.repeats}, {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"Pt55 melt-quenched, Langevin {T:g} K, 2 fs, 1 ps blocks, {args.ps:g} ps per job, "
+        f"best of {args.repeats}, {os.cpu_count()} cores"
+    )
     print(f"1 job             : {rate1:6.1f} simulated ps / wall s ({min(one):.2f} s)")
     print(f"2 concurrent jobs : {rate2:6.1f} simulated ps / wall s ({min(two):.2f} s)")
     print(f"scaling 2 vs 1    : {rate2 / rate1:.2f}x  (target >= 1.8)")

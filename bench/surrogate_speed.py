@@ -24,12 +24,13 @@ import torch
 from ase import units
 from ase.build import bulk
 
+from hopformer.ml.modelfile import save_model_file
 from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
-from hopformer.mlip.training import save
 from hopformer.physics.clusters import build_cluster
-from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.physics.eam import write_setfl
+from hopformer.physics.md import md_speed
+from hopformer.physics.zhou2004 import zhou_table
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, rollout
-from hopformer.surrogates.judge import reference_speed
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
 
 
@@ -39,12 +40,13 @@ def _mlip_section(tmp: Path) -> None:
     torch.manual_seed(0)
     model = MlipNetwork(MlipConfig())
     path = tmp / "model.pt"
-    save(model, path, {})
+    save_model_file(path, "mlip", model.config.to_dict(), model)
     pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
     al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
-    systems = {"Pt55": (build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92),
-                        pt_pot),
-               "Al108": (bulk("Al", "fcc", a=4.05, cubic=True).repeat(3), al_pot)}  # fmt: skip
+    systems = {
+        "Pt55": (build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92), pt_pot),
+        "Al108": (bulk("Al", "fcc", a=4.05, cubic=True).repeat(3), al_pot),
+    }
     print("MLIP MD, µs per atom per step (NVE, 2 fs)")
     for name, (atoms, pot) in systems.items():
         mlip, eam = speed(str(path), atoms.copy(), steps=20), speed(str(pot), atoms.copy())
@@ -75,19 +77,21 @@ def _trajectory_section(tmp: Path) -> None:
     start = time.perf_counter()
     rollout(integrator, al.positions, v_al, al.numbers, al.cell.array, 20)
     gnn = (time.perf_counter() - start) / 0.2
-    ref = reference_speed(str(al_pot), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.5)
+    ref = md_speed(str(al_pot), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.5)
     print("Trajectory surrogates, wall s per simulated ps")
     print(f"  Al256 GNN integrator (10 fs) {gnn:7.3f}   LAMMPS {ref:7.3f}   ratio {gnn / ref:6.1f}")
     pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
     v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
     predictor = TrajectoryPredictor(PredictorConfig()).double()
-    ref = reference_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
+    ref = md_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
     for dt, segments in ((10.0, 50), (100.0, 10)):
         start = time.perf_counter()
         chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments)
         wall = (time.perf_counter() - start) / (dt * segments / 1000)
-        print(f"  Pt55 predictor ({dt:g} fs)     {wall:7.3f}   LAMMPS {ref:7.3f}   "
-              f"ratio {wall / ref:6.1f}")  # fmt: skip
+        print(
+            f"  Pt55 predictor ({dt:g} fs)     {wall:7.3f}   LAMMPS {ref:7.3f}   "
+            f"ratio {wall / ref:6.1f}"
+        )
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 A melt-quenched Pt147 (the production cluster) on one core. Each candidate is what a
 one-surface-atom hint makes: the initial minimum with one surface atom moved to an empty
-neighbouring site (``hopformer.model.evaluation.surface_hint``). Per candidate the bench times
+neighbouring site (``hopformer.transformer.evaluation.surface_hint``). Per candidate the bench times
 what ``validate_shard`` does with it: the splicing quench, the state-identity test, then —
 when it relaxed to a new minimum — ``validate_pair`` (end checks, climbing-image NEB split at
 intermediate minima, Hessians at the minimum and the climbing image, Vineyard prefactor).
@@ -28,13 +28,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from hopformer.model.evaluation import Judge, surface_hint  # noqa: E402
 from hopformer.physics import lammps_engine  # noqa: E402
 from hopformer.physics.clusters import build_cluster  # noqa: E402
-from hopformer.physics.eam import write_setfl, zhou_table  # noqa: E402
+from hopformer.physics.eam import write_setfl  # noqa: E402
 from hopformer.physics.potentials import open_engine  # noqa: E402
+from hopformer.physics.relax import Relaxer
 from hopformer.physics.states import quench  # noqa: E402
-from hopformer.reference import melt  # noqa: E402
+from hopformer.physics.zhou2004 import zhou_table  # noqa: E402
+from hopformer.reference.cluster import melt  # noqa: E402
+from hopformer.transformer.evaluation import surface_hint  # noqa: E402
 from hopformer.validation.shard import ValidationConfig, validate_pair  # noqa: E402
 
 CALLS: Counter = Counter()
@@ -79,7 +81,7 @@ def main() -> None:
         engine.close()
         x0 -= x0.mean(0)
         numbers = atoms.numbers
-        judge = Judge(potential)
+        judge = Relaxer(potential)
         config = ValidationConfig()
         rng = np.random.default_rng(7)
         quench_s, validate_s, calls, statuses = [], [], [], Counter()
@@ -100,8 +102,11 @@ def main() -> None:
             validate_s.append(time.perf_counter() - t)
             calls.append(dict(CALLS))
             statuses[out["neb_status"]] += 1
-            print(f"candidate {len(validate_s)}: {validate_s[-1]:.2f} s, {dict(CALLS)},"
-                  f" {out['neb_status']}, Ea={out['barrier']}", flush=True)  # fmt: skip
+            print(
+                f"candidate {len(validate_s)}: {validate_s[-1]:.2f} s, {dict(CALLS)},"
+                f" {out['neb_status']}, Ea={out['barrier']}",
+                flush=True,
+            )
         judge.close()
     n = len(numbers)
     mean_q = float(np.mean(quench_s))
@@ -109,10 +114,14 @@ def main() -> None:
     total = [sum(c.values()) for c in calls]
     print(f"\nPt{n}, one core, {len(validate_s)} validated candidates ({dict(statuses)})")
     print(f"  baseline: one quench of a candidate        {mean_q:8.3f} s")
-    print(f"  validated candidate (relax + NEB + Hessians) {mean_v:8.3f} s   target ≤ 5 s"
-          f"   {'MET' if mean_v <= 5 else 'NOT MET'}")  # fmt: skip
-    print(f"  median validated candidate                 {np.median(validate_s):8.3f} s,"
-          f" slowest {max(validate_s):.1f} s")  # fmt: skip
+    print(
+        f"  validated candidate (relax + NEB + Hessians) {mean_v:8.3f} s   target ≤ 5 s"
+        f"   {'MET' if mean_v <= 5 else 'NOT MET'}"
+    )
+    print(
+        f"  median validated candidate                 {np.median(validate_s):8.3f} s,"
+        f" slowest {max(validate_s):.1f} s"
+    )
     print(f"  ratio validated / quench                   {mean_v / mean_q:8.1f}")
     for key in ("quench", "neb", "hessian"):
         print(f"  force calls, {key:8s} {np.mean([c.get(key, 0) for c in calls]):10.0f}")

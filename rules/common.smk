@@ -1,10 +1,14 @@
-# Helpers shared by the rules: paths of the campaign and command-line arguments built from
-# config sections (rules pass these as params, so editing a section reruns its rules only).
+# Helpers shared by the rules: paths of the campaign, and the command-line flags of a rule's
+# command. A rule's params carry exactly the config keys its command takes (declared under
+# x-commands in config/schema.yaml), so editing a key reruns the rules that read it, and only
+# those.
 import os
-import shlex
 import shutil
 import sys
 import zlib
+
+from hopformer.config import rule_flags
+from hopformer.streams import LAMMPS_SEEDS
 
 # Rules call the `hopformer` CLI. When it is not on PATH (Snakemake started as
 # .venv/bin/snakemake without activating the venv), use the one beside Snakemake's Python.
@@ -28,16 +32,10 @@ def benchmark_of(path):
     return f"{RESULTS}/benchmarks/{path}.tsv"
 
 
-def cli_args(section, keys):
-    """`--key value` flags for the given keys of a config section (None values left out)."""
-    out = []
-    for key in keys:
-        value = section.get(key)
-        if isinstance(value, list):
-            value = ",".join(map(str, value))
-        if value is not None:
-            out += [f"--{key.replace('_', '-')}", str(value)]
-    return " ".join(shlex.quote(x) for x in out)
+def flags(command, section=None, only=None):
+    """`--key value` flags of every config key `command` takes (those of one `section`, or
+    `only` some keys, when given); null values are left out."""
+    return rule_flags(config, command, section, only)
 
 
 # The campaign's potential: an EAM file, or a trained MLIP's model file (potential.source *.pt).
@@ -58,9 +56,6 @@ def reference_outputs():
 SPLICING = config["splicing"]
 ROUNDS = range(SPLICING["rounds"])
 WORKERS = range(SPLICING["workers"])
-# Keys of `splicing` that change what a segment job computes (not `rounds` or `workers`).
-SEGMENT_KEYS = ["temperature", "segments_per_worker", "segment_ps", "block_ps", "dephase_ps",
-                "correlation_blocks", "timestep_fs", "damping_fs", "quench_fmax", "state_tol"]
 
 
 def round_dir(r):
@@ -111,12 +106,6 @@ def folder_of(files, name):
 
 # -- dataset, transformer, evaluation ------------------------------------------------------------
 SPLITS = ["train", "val", "test"]
-MODEL_KEYS = ["max_atoms", "d_model", "heads", "encoder_layers", "decoder_layers", "components",
-              "frequencies", "cutoff", "min_sigma", "wta_weight"]
-TRAINING_KEYS = ["steps", "batch_size", "learning_rate", "warmup_steps", "zero_hint_fraction",
-                 "checkpoint_every", "grad_clip", "device"]
-# Keys of `splicing` that judge candidates exactly as splicing identifies states.
-JUDGE_KEYS = ["quench_fmax", "state_tol"]
 
 
 def dataset_files():
@@ -142,11 +131,6 @@ def transformer_outputs():
 
 # -- validation ----------------------------------------------------------------------------------
 VALIDATION = config["validation"]
-# Keys of `validation` that change what a shard job computes (`shards` changes the fan-out).
-SHARD_KEYS = ["hint_sizes", "samples", "surface_hints", "max_states", "md_min_count", "images",
-              "neb_fmax", "neb_steps", "hessian_delta"]
-# Keys that change only the collected tables.
-COLLECT_KEYS = ["temperatures", "compare_min_count", "top_transitions"]
 
 
 def shard_files(ext):
@@ -169,9 +153,6 @@ def validation_outputs():
 
 # -- trajectory surrogates -------------------------------------------------------------------
 TRAJECTORY = config["trajectory"]
-RUN_KEYS = ["equilibrate_ps", "length_ps", "stride_fs", "timestep_fs", "damping_fs"]
-BULK_KEYS = ["element", "cells", "lattice_constant", "melting_point", "melt_temperature",
-             "melt_ps"]
 
 
 def reference_md_runs():
@@ -190,7 +171,7 @@ def reference_md_seed(wildcards):
     """A run's seed: a function of the campaign seed and the run's identity, so no two runs
     share a noise stream."""
     name = f"{config['seed']}-{wildcards.system}-{wildcards.ensemble}-{wildcards.temperature}"
-    return zlib.crc32(f"{name}-{wildcards.seed}".encode()) % 899_999_998
+    return zlib.crc32(f"{name}-{wildcards.seed}".encode()) % (LAMMPS_SEEDS - 1)
 
 
 def reference_md_inputs(wildcards):
@@ -202,18 +183,15 @@ def reference_md_inputs(wildcards):
 
 def reference_md_args(wildcards):
     if wildcards.system == "bulk":
-        return cli_args(TRAJECTORY["bulk"], BULK_KEYS)
-    return f"--structure {rules.relax_cluster.output.structure}"
+        return flags("run-reference-md", "trajectory.bulk")
+    cluster = flags("run-reference-md", "cluster")
+    return f"--structure {rules.relax_cluster.output.structure} {cluster}"
 
 
 INTEGRATOR = TRAJECTORY["integrator"]
-INTEGRATOR_KEYS = ["stride_fs", "cutoff", "width", "layers", "steps", "batch", "learning_rate",
-                   "device"]
 
 
 PREDICTOR = TRAJECTORY["predictor"]
-PREDICTOR_KEYS = ["horizon_fs", "cutoff", "width", "layers", "steps", "batch", "learning_rate",
-                  "device"]
 
 
 def surrogate_runs(system, held_out):
@@ -236,14 +214,8 @@ def trajectory_outputs():
     return outputs
 
 
-# -- ML interatomic potential (issue 8) ---------------------------------------------------------
+# -- ML interatomic potential ---------------------------------------------------------
 MLIP = config["mlip"]
-MLIP_DATA_KEYS = ["hot_temperatures", "states", "frames", "every_fs", "bands",
-                  "bulk_temperatures", "bulk_cells", "bulk_scales", "val_fraction",
-                  "test_fraction"]
-MLIP_MODEL_KEYS = ["cutoff", "radial", "lmax", "width", "layers", "heads"]
-MLIP_TRAIN_KEYS = ["steps", "batch", "learning_rate", "energy_weight", "force_weight",
-                   "checkpoint_every", "eval_every", "device"]
 
 
 def mlip_bulk_inputs():

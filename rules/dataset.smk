@@ -8,8 +8,7 @@ rule make_dataset:
         **dataset_files(),
         manifest=result("dataset/manifest.json"),
     params:
-        args=cli_args(config["dataset"], ["val_fraction", "test_fraction"]),
-        seed=config["seed"],
+        args=flags("make-dataset"),
         out_dir=lambda wc, output: folder_of(output, "manifest"),
     log:
         log_of("dataset/make_dataset"),
@@ -18,6 +17,6 @@ rule make_dataset:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer make-dataset {params.args} --seed {params.seed}"
+        "hopformer make-dataset {params.args}"
         " --transitions {input.transitions} --out-dir {params.out_dir}"
         " --manifest {output.manifest} > {log} 2>&1"

@@ -1,4 +1,4 @@
-# The attention ML interatomic potential (issue 8): labelled configurations, training (GPU in
+# The attention ML interatomic potential : labelled configurations, training (GPU in
 # the slurm profile), evaluation against the reference. Only when `mlip.enabled`.
 
 
@@ -12,10 +12,8 @@ rule make_mlip_data:
     output:
         data=result("mlip/data.parquet"),
     params:
-        args=cli_args(MLIP["data"], MLIP_DATA_KEYS),
+        args=flags("make-mlip-data"),
         bulk=mlip_bulk_args(),
-        temperature=config["splicing"]["temperature"],
-        seed=config["seed"],
     threads: 1
     log:
         log_of("mlip/make_mlip_data"),
@@ -24,8 +22,8 @@ rule make_mlip_data:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer make-mlip-data {params.args} {params.bulk} --temperature {params.temperature}"
-        " --seed {params.seed} --potential {input.potential} --cluster {input.cluster}"
+        "hopformer make-mlip-data {params.args} {params.bulk}"
+        " --potential {input.potential} --cluster {input.cluster}"
         " --dataset {input.dataset} --validation {input.validation} --out {output.data}"
         " > {log} 2>&1"
 
@@ -38,11 +36,8 @@ rule train_mlip:
         losses=result("mlip/loss.csv"),
         summary=result("mlip/training.json"),
     params:
-        model=cli_args(MLIP["model"], MLIP_MODEL_KEYS),
-        train=cli_args(MLIP["training"], MLIP_TRAIN_KEYS),
-        float64="--float64" if MLIP["training"]["float64"] else "",
+        args=flags("train-mlip"),
         checkpoints=result("mlip/checkpoints"),
-        seed=config["seed"],
     threads: 2
     resources:
         runtime=lambda wc, attempt: 240 * attempt,
@@ -53,7 +48,7 @@ rule train_mlip:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer train-mlip {params.model} {params.train} {params.float64} --seed {params.seed}"
+        "hopformer train-mlip {params.args}"
         " --threads {threads} --data {input.data} --out {output.model}"
         " --loss-log {output.losses} --summary {output.summary}"
         " --checkpoint-dir {params.checkpoints} > {log} 2>&1"
@@ -76,12 +71,8 @@ rule evaluate_mlip:
             labels={"table": "NEB barriers: MLIP vs EAM"},
         ),
     params:
-        barriers=MLIP["evaluation"]["barriers"],
-        md_ps=MLIP["evaluation"]["md_ps"],
-        images=VALIDATION["images"],
-        neb_fmax=VALIDATION["neb_fmax"],
+        args=flags("evaluate-mlip"),
         bulk=mlip_bulk_args(),
-        temperature=config["splicing"]["temperature"],
     threads: 1
     log:
         log_of("mlip/evaluate_mlip"),
@@ -92,7 +83,5 @@ rule evaluate_mlip:
     shell:
         "hopformer evaluate-mlip --model {input.model} --data {input.data}"
         " --potential {input.potential} --cluster {input.cluster}"
-        " --validation {input.validation} {params.bulk} --barriers {params.barriers}"
-        " --images {params.images} --neb-fmax {params.neb_fmax}"
-        " --temperature {params.temperature} --md-ps {params.md_ps} --threads {threads}"
+        " --validation {input.validation} {params.bulk} {params.args} --threads {threads}"
         " --out {output.summary} --barriers-csv {output.barriers} > {log} 2>&1"

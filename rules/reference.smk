@@ -5,7 +5,7 @@ rule make_potential:
     output:
         potential=POTENTIAL_FILE,
     params:
-        args=cli_args(config["potential"], ["source", "element", "nr", "nrho", "cutoff"]),
+        args=flags("make-potential"),
     log:
         log_of("reference/make_potential"),
     benchmark:
@@ -23,12 +23,7 @@ rule relax_cluster:
         structure=result("reference/cluster.extxyz"),
         summary=result("reference/cluster.json"),
     params:
-        args=cli_args(
-            config["cluster"]
-            | {"element": config["potential"]["element"], "seed": config["seed"]},
-            ["element", "shape", "shells", "p", "q", "r", "length", "cutoff", "file",
-             "vacuum", "fmax", "melt_temperature", "melt_ps", "seed"],
-        ),
+        args=flags("relax-cluster"),
     log:
         log_of("reference/relax_cluster"),
     benchmark:

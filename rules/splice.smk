@@ -1,4 +1,4 @@
-# Parallel trajectory splicing (DESIGN.md §4): R rounds × W segment workers, one aggregation
+# Parallel trajectory splicing (docs/design.md §4): R rounds × W segment workers, one aggregation
 # per round, then the MD-observed rate table. The job count comes from the config alone.
 
 wildcard_constraints:
@@ -14,9 +14,7 @@ rule run_segments:
         segments=result("splice/round-{round}/worker-{worker}/segments.parquet"),
         transitions=result("splice/round-{round}/worker-{worker}/transitions.parquet"),
     params:
-        args=cli_args(SPLICING, SEGMENT_KEYS),
-        seed=config["seed"],
-        campaign=CAMPAIGN,
+        args=flags("run-segments"),
     log:
         log_of("splice/round-{round}/run_segments-{worker}"),
     benchmark:
@@ -24,8 +22,7 @@ rule run_segments:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer run-segments {params.args} --seed {params.seed} --campaign {params.campaign}"
-        " --round {wildcards.round} --worker {wildcards.worker}"
+        "hopformer run-segments {params.args} --round {wildcards.round} --worker {wildcards.worker}"
         " --potential {input.potential} --start {input.start}"
         " --segments-out {output.segments} --transitions-out {output.transitions} > {log} 2>&1"
 
@@ -41,8 +38,7 @@ rule splice_round:
         summary=result("splice/round-{round}/summary.json"),
         transitions=result("transitions/round-{round}.parquet"),
     params:
-        args=cli_args(SPLICING, ["workers", "segments_per_worker", "state_tol"]),
-        seed=config["seed"],
+        args=flags("splice-round"),
         previous=lambda wc, input: folder_of(input, "previous_states"),
         out_dir=lambda wc, output: folder_of(output, "states"),
     log:
@@ -52,7 +48,7 @@ rule splice_round:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer splice-round {params.args} --seed {params.seed} --round {wildcards.round}"
+        "hopformer splice-round {params.args} --round {wildcards.round}"
         " --previous '{params.previous}' --cluster {input.cluster}"
         " --segments {input.segments} --transitions {input.transitions}"
         " --out-dir {params.out_dir} --transitions-out {output.transitions} > {log} 2>&1"
@@ -68,8 +64,7 @@ rule tabulate_rates:
         csv=result("md/rates.csv"),
         summary=result("md/summary.json"),
     params:
-        args=cli_args(config["rates"], ["min_count"]),
-        temperature=SPLICING["temperature"],
+        args=flags("tabulate-rates"),
         last_round=lambda wc, input: folder_of(input, "states"),
     log:
         log_of("md/tabulate_rates"),
@@ -78,6 +73,6 @@ rule tabulate_rates:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer tabulate-rates {params.args} --temperature {params.temperature}"
+        "hopformer tabulate-rates {params.args}"
         " --last-round {params.last_round} --out {output.rates} --csv {output.csv}"
         " --summary {output.summary} > {log} 2>&1"

@@ -12,9 +12,7 @@ rule train_transformer:
         losses=result("model/loss.csv"),
         summary=result("model/training.json"),
     params:
-        model=cli_args(config["transformer"], MODEL_KEYS),
-        training=cli_args(config["training"], TRAINING_KEYS),
-        seed=config["seed"],
+        args=flags("train-transformer"),
         # Not an output: Snakemake would delete it when the job fails, and a killed training
         # must resume from it.
         checkpoints=result("model/checkpoints"),
@@ -29,7 +27,7 @@ rule train_transformer:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer train-transformer {params.model} {params.training} --seed {params.seed}"
+        "hopformer train-transformer {params.args}"
         " --threads {threads} --train {input.train} --val {input.val}"
         " --out {output.model} --loss-log {output.losses} --summary {output.summary}"
         " --checkpoint-dir {params.checkpoints} > {log} 2>&1"
@@ -56,9 +54,7 @@ rule evaluate_transformer:
         ),
         details=result("evaluation/accuracy_details.parquet"),
     params:
-        args=cli_args(config["evaluation"], ["hint_sizes", "max_transitions"]),
-        judge=cli_args(SPLICING, JUDGE_KEYS),
-        seed=config["seed"],
+        args=flags("evaluate-transformer"),
     threads: 1
     log:
         log_of("evaluation/evaluate_transformer"),
@@ -67,7 +63,7 @@ rule evaluate_transformer:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer evaluate-transformer {params.args} {params.judge} --seed {params.seed}"
+        "hopformer evaluate-transformer {params.args}"
         " --threads {threads} --model {input.model} --test {input.test}"
         " --potential {input.potential} --out {output.accuracy} --csv {output.csv}"
         " --details {output.details} --plot {output.plot} > {log} 2>&1"
@@ -83,9 +79,7 @@ rule explore_transitions:
         csv=result("evaluation/exploration.csv"),
         summary=result("evaluation/exploration.json"),
     params:
-        args=cli_args(config["evaluation"], ["samples", "surface_hints", "max_states"]),
-        judge=cli_args(SPLICING, JUDGE_KEYS),
-        seed=config["seed"],
+        args=flags("explore-transitions"),
     threads: 1
     log:
         log_of("evaluation/explore_transitions"),
@@ -94,7 +88,7 @@ rule explore_transitions:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer explore-transitions {params.args} {params.judge} --seed {params.seed}"
+        "hopformer explore-transitions {params.args}"
         " --threads {threads} --model {input.model} --test {input.test}"
         " --potential {input.potential} --out {output.table} --csv {output.csv}"
         " --summary {output.summary} > {log} 2>&1"

@@ -1,4 +1,4 @@
-# Trajectory surrogates (issue 7): reference MD of the cluster and of periodic bulk, fanned out
+# Trajectory surrogates : reference MD of the cluster and of periodic bulk, fanned out
 # by (system, ensemble, temperature, seed). Only when `trajectory.enabled`.
 
 
@@ -6,7 +6,7 @@ rule make_bulk_potential:
     output:
         potential=result("trajectory/bulk.eam.alloy"),
     params:
-        args=cli_args(config["potential"], ["nr", "nrho"]),
+        args=flags("make-potential", "potential", only=["nr", "nrho"]),
         element=TRAJECTORY["bulk"]["element"],
     log:
         log_of("trajectory/make_bulk_potential"),
@@ -25,7 +25,7 @@ rule run_reference_md:
     output:
         frames=result("trajectory/reference/{system}-{ensemble}-T{temperature}-s{seed}.parquet"),
     params:
-        run=lambda wc: cli_args(TRAJECTORY, RUN_KEYS),
+        run=flags("run-reference-md", "trajectory"),
         system=lambda wc: reference_md_args(wc),
         seed=reference_md_seed,
     wildcard_constraints:
@@ -55,8 +55,8 @@ rule train_integrator:
         summary=result("trajectory/integrator/training.json"),
     params:
         surrogate="integrator",
-        args=cli_args(INTEGRATOR, INTEGRATOR_KEYS),
-        seed=config["seed"],
+        args=flags("train-integrator"),
+        checkpoints=result("trajectory/integrator/checkpoints"),
     threads: 2
     resources:
         runtime=lambda wc, attempt: 120 * attempt,
@@ -67,9 +67,9 @@ rule train_integrator:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer train-{params.surrogate} {params.args} --seed {params.seed} --threads {threads}"
+        "hopformer train-{params.surrogate} {params.args} --threads {threads}"
         " --frames {input.frames} --out {output.model} --loss-log {output.losses}"
-        " --summary {output.summary} > {log} 2>&1"
+        " --summary {output.summary} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule evaluate_integrator:
@@ -93,7 +93,7 @@ rule evaluate_integrator:
         ),
     params:
         surrogate="integrator",
-        length=f"--strides {INTEGRATOR['rollout_strides']}",
+        length=flags("evaluate-integrator"),
     threads: 1
     log:
         log_of("trajectory/integrator/evaluate_integrator"),
@@ -117,8 +117,8 @@ use rule train_integrator as train_predictor with:
         summary=result("trajectory/predictor/training.json"),
     params:
         surrogate="predictor",
-        args=cli_args(PREDICTOR, PREDICTOR_KEYS) + f" --stride-fs {TRAJECTORY['stride_fs']}",
-        seed=config["seed"],
+        args=flags("train-predictor"),
+        checkpoints=result("trajectory/predictor/checkpoints"),
     log:
         log_of("trajectory/predictor/train_predictor"),
     benchmark:
@@ -146,8 +146,7 @@ use rule evaluate_integrator as evaluate_predictor with:
         ),
     params:
         surrogate="predictor",
-        length=f"--rollout-ps {PREDICTOR['rollout_ps']} --damping-fs {TRAJECTORY['damping_fs']}"
-        f" --seed {config['seed']}",
+        length=flags("evaluate-predictor"),
     log:
         log_of("trajectory/predictor/evaluate_predictor"),
     benchmark:

@@ -1,4 +1,4 @@
-# Prediction + validation (DESIGN.md §7): S shard jobs generate candidates for the held-out
+# Prediction + validation (docs/design.md §7): S shard jobs generate candidates for the held-out
 # states, relax them and validate each distinct transition with NEB and harmonic TST; one
 # job collects the rate/energy tables, plots and extxyz paths (report() outputs).
 
@@ -14,10 +14,7 @@ rule validate_shard:
         table=result("validation/shards/shard-{shard}.parquet"),
         summary=result("validation/shards/shard-{shard}.json"),
     params:
-        args=cli_args(VALIDATION, SHARD_KEYS),
-        judge=cli_args(SPLICING, JUDGE_KEYS),
-        shards=VALIDATION["shards"],
-        seed=config["seed"],
+        args=flags("validate-shard"),
     wildcard_constraints:
         shard=r"\d{3}",
     threads: 1
@@ -30,8 +27,8 @@ rule validate_shard:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer validate-shard {params.args} {params.judge} --seed {params.seed}"
-        " --threads {threads} --shard {wildcards.shard} --shards {params.shards}"
+        "hopformer validate-shard {params.args}"
+        " --threads {threads} --shard {wildcards.shard}"
         " --model {input.model} --train {input.train} --val {input.val} --test {input.test}"
         " --potential {input.potential} --out {output.table} --summary {output.summary}"
         " > {log} 2>&1"
@@ -78,8 +75,7 @@ rule collect_tables:
             labels={"figure": "hTST vs MD rates"},
         ),
     params:
-        temperature=SPLICING["temperature"],
-        args=cli_args(VALIDATION, COLLECT_KEYS),
+        args=flags("collect-tables"),
     threads: 1
     log:
         log_of("validation/collect_tables"),
@@ -88,7 +84,7 @@ rule collect_tables:
     conda:
         "../envs/hopformer.yaml"
     shell:
-        "hopformer collect-tables {params.args} --temperature {params.temperature}"
+        "hopformer collect-tables {params.args}"
         " --shards {input.shards} --summaries {input.summaries} --md-rates {input.md_rates}"
         " --accuracy {input.accuracy}"
         " --rates {output.rates} --csv {output.csv} --top-table {output.top}"

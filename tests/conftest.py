@@ -7,10 +7,11 @@ import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from hopformer.physics.clusters import build_cluster
-from hopformer.physics.eam import write_setfl, zhou_table
+from hopformer.physics.eam import write_setfl
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import quench
-from hopformer.reference import melt
+from hopformer.physics.zhou2004 import zhou_table
+from hopformer.reference.cluster import melt
 from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId
 
 

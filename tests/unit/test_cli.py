@@ -8,7 +8,8 @@ import pytest
 from ase.io import read
 
 from hopformer.cli import main
-from hopformer.physics.eam import read_setfl, setfl_text, zhou_table
+from hopformer.physics.eam import read_setfl, setfl_text
+from hopformer.physics.zhou2004 import zhou_table
 
 
 def test_make_potential_and_relax_cluster(tmp_path, capsys):
@@ -66,8 +67,12 @@ def test_malformed_user_potential_fails_naming_file_and_line(tmp_path, capsys):
 
 
 def test_unknown_element_fails_cleanly(tmp_path, capsys):
-    assert main(["make-potential", "--element", "Unobtainium", "--out", str(tmp_path / "x")]) == 2
-    assert "unknown element 'Unobtainium'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused by the flag's declared choices
+        main(["make-potential", "--element", "Unobtainium", "--out", str(tmp_path / "x")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--element: invalid choice: 'Unobtainium'" in err and "'Pt'" in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_melted_cluster_is_disordered_and_seeded(tmp_path):

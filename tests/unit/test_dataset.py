@@ -18,12 +18,29 @@ from hopformer.physics.states import same_state
 def _row(i, s0, s1, round_=0, worker=0):
     x = np.zeros((2, 3))
     x[1, 0] = 2.5 + 0.01 * i
-    return {"campaign": "t", "round": round_, "worker": worker, "segment": i, "block": 0,
-            "initial_key": "a", "final_key": "b", "numbers": [78, 78], "initial_positions": x,
-            "final_positions": x, "initial_energy": -1.0, "final_energy": -1.0,
-            "max_displacement": 0.0, "hyperdistance": 0.0, "atoms_moved": 0, "time_ps": float(i),
-            "dwell_ps": 1.0, "temperature": 700.0, "potential_sha256": "x",
-            "initial_state": s0, "final_state": s1}  # fmt: skip
+    return {
+        "campaign": "t",
+        "round": round_,
+        "worker": worker,
+        "segment": i,
+        "block": 0,
+        "initial_key": "a",
+        "final_key": "b",
+        "numbers": [78, 78],
+        "initial_positions": x,
+        "final_positions": x,
+        "initial_energy": -1.0,
+        "final_energy": -1.0,
+        "max_displacement": 0.0,
+        "hyperdistance": 0.0,
+        "atoms_moved": 0,
+        "time_ps": float(i),
+        "dwell_ps": 1.0,
+        "temperature": 700.0,
+        "potential_sha256": "x",
+        "initial_state": s0,
+        "final_state": s1,
+    }
 
 
 def test_dataset_keeps_one_row_per_transition_and_no_state_in_two_splits(tmp_path):
@@ -31,11 +48,15 @@ def test_dataset_keeps_one_row_per_transition_and_no_state_in_two_splits(tmp_pat
     rows = [_row(i, a, b) for i, (a, b) in enumerate(pairs)]
     # The same transitions seen again in a later round: counted, not duplicated.
     later = [_row(100 + i, a, b, round_=1) for i, (a, b) in enumerate(pairs[:10])]
-    files = [write_rows(rows, tmp_path / "r0.parquet", schema.TRANSITIONS),
-             write_rows(later, tmp_path / "r1.parquet", schema.TRANSITIONS)]  # fmt: skip
+    files = [
+        write_rows(rows, tmp_path / "r0.parquet", schema.TRANSITIONS),
+        write_rows(later, tmp_path / "r1.parquet", schema.TRANSITIONS),
+    ]
     manifest = make_dataset(files, tmp_path / "ds", SplitSpec(0.1, 0.2, seed=4))
-    tables = {s: read_table(tmp_path / "ds" / f"{s}.parquet", schema.DATASET).to_pylist()
-              for s in ("train", "val", "test")}  # fmt: skip
+    tables = {
+        s: read_table(tmp_path / "ds" / f"{s}.parquet", schema.DATASET).to_pylist()
+        for s in ("train", "val", "test")
+    }
     all_rows = [r for t in tables.values() for r in t]
     assert len(all_rows) == len(pairs) == manifest["distinct_transitions"]
     assert sum(r["count"] for r in all_rows) == len(rows) + len(later)
@@ -49,9 +70,11 @@ def test_dataset_keeps_one_row_per_transition_and_no_state_in_two_splits(tmp_pat
     assert on_disk["splits"]["test"]["initial_states"] == 4
     # Deterministic in the seed; another seed holds out other states.
     assert assign_splits(range(20), SplitSpec(0.1, 0.2, 4)) == assign_splits(
-        range(20), SplitSpec(0.1, 0.2, 4))  # fmt: skip
+        range(20), SplitSpec(0.1, 0.2, 4)
+    )
     assert assign_splits(range(20), SplitSpec(0.1, 0.2, 5)) != assign_splits(
-        range(20), SplitSpec(0.1, 0.2, 4))  # fmt: skip
+        range(20), SplitSpec(0.1, 0.2, 4)
+    )
 
 
 def test_dataset_errors_name_what_is_wrong(tmp_path):

@@ -13,11 +13,9 @@ from hopformer.physics.eam import (
     read_setfl,
     setfl_text,
     write_setfl,
-    zhou_embedding,
-    zhou_parameters,
-    zhou_table,
 )
 from hopformer.physics.lammps_engine import LammpsEngine
+from hopformer.physics.zhou2004 import zhou_embedding, zhou_parameters, zhou_table
 
 
 def energy_volume_scan(element, potential, a_guess):

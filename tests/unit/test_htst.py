@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hopformer.physics.potentials import open_engine
-from hopformer.validation.htst import (
+from hopformer.physics.htst import (
     K_B,
     THZ_PER_SQRT_EV_AMU_A2,
     frequencies,
@@ -16,6 +15,7 @@ from hopformer.validation.htst import (
     htst_rate,
     vineyard,
 )
+from hopformer.physics.potentials import open_engine
 
 
 class Quadratic:
@@ -43,14 +43,16 @@ def test_vineyard_prefactor_of_a_harmonic_case_matches_the_analytic_value():
         h = hessian(Quadratic(k, rotation), np.zeros((2, 3)))
         assert np.allclose(h, rotation @ np.diag(k) @ rotation.T, atol=1e-9)
         spectra.append(frequencies(h, np.full(2, mass)))
-    analytic = THZ_PER_SQRT_EV_AMU_A2 * np.prod(np.sqrt(k_min / mass)) / np.prod(
-        np.sqrt(k_sad[1:] / mass))  # fmt: skip
+    analytic = (
+        THZ_PER_SQRT_EV_AMU_A2 * np.prod(np.sqrt(k_min / mass)) / np.prod(np.sqrt(k_sad[1:] / mass))
+    )
     result = vineyard(*spectra, zero_modes=0)
     assert result.imaginary == 1
     assert result.prefactor == pytest.approx(analytic, rel=1e-9)
     # Not a first-order saddle: said, not computed.
-    two = frequencies(rotation @ np.diag(k_sad * [1, -1, 1, 1, 1, 1]) @ rotation.T,
-                      np.full(2, mass))  # fmt: skip
+    two = frequencies(
+        rotation @ np.diag(k_sad * [1, -1, 1, 1, 1, 1]) @ rotation.T, np.full(2, mass)
+    )
     bad = vineyard(spectra[0], two, zero_modes=0)
     assert bad.prefactor is None and bad.imaginary == 2 and "2 imaginary" in bad.reason
     assert htst_rate(2.0, 0.5, 700.0) == pytest.approx(2.0 * math.exp(-0.5 / (K_B * 700.0)))

@@ -50,8 +50,9 @@ def test_an_atom_in_another_periodic_image_changes_nothing(model, al32):
     moved[0] -= cell[1]
     i, j, s = neighbours(moved, cell, 4.5)
     assert len(i) == len(neighbours(x, cell, 4.5)[0])
-    for a, b in zip(predict(model, x, v, numbers, cell), predict(model, moved, v, numbers, cell),
-                    strict=True):  # fmt: skip
+    for a, b in zip(
+        predict(model, x, v, numbers, cell), predict(model, moved, v, numbers, cell), strict=True
+    ):
         np.testing.assert_allclose(a, b, atol=1e-10)
 
 
@@ -94,8 +95,10 @@ def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite():
     rng = np.random.default_rng(0)
     numbers = np.full(8, 13)
     data = [_dimers(rng) for _ in range(64)]
-    batches = [(_tensors(x, v, numbers, cell, 4.0), torch.as_tensor(dx), torch.as_tensor(dv))
-               for x, v, dx, dv, cell in data]  # fmt: skip
+    batches = [
+        (_tensors(x, v, numbers, cell, 4.0), torch.as_tensor(dx), torch.as_tensor(dv))
+        for x, v, dx, dv, cell in data
+    ]
     free_flight = np.mean([((d[2] - 10.0 * d[1]) ** 2).mean() for d in data])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(60):
@@ -106,8 +109,9 @@ def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite():
             loss.backward()
             opt.step()
     test = [_dimers(rng) for _ in range(16)]
-    err = np.mean([((predict(model, x, v, numbers, c)[0] - dx) ** 2).mean()
-                   for x, v, dx, _, c in test])  # fmt: skip
+    err = np.mean(
+        [((predict(model, x, v, numbers, c)[0] - dx) ** 2).mean() for x, v, dx, _, c in test]
+    )
     assert err < 0.1 * free_flight, (err, free_flight)
     x, v, _, _, cell = test[0]
     xs, vs = rollout(model, x, v, numbers, cell, 100)

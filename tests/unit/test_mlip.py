@@ -12,6 +12,8 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
+from hopformer.ml.loop import ProgressBar
+from hopformer.ml.modelfile import save_model_file
 from hopformer.mlip.calculator import HopformerPotential
 from hopformer.mlip.data import SamplingSpec, bulk_rows, label, read_configs, split_of
 from hopformer.mlip.model import (
@@ -21,7 +23,7 @@ from hopformer.mlip.model import (
     envelope,
     spherical_harmonics,
 )
-from hopformer.mlip.training import MlipTrainConfig, metrics, save, train
+from hopformer.mlip.training import MlipTrainConfig, metrics, train
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,9 @@ def test_forces_and_stress_are_derivatives_of_the_energy(model, pt55, al32, syst
             up, down = np.eye(3) + d, np.eye(3) - d
             e_up = _energy(model, atoms, atoms.positions @ up, cell @ up)
             e_down = _energy(model, atoms, atoms.positions @ down, cell @ down)
-            assert (e_up - e_down) / (2 * eps) / volume == pytest.approx(stress[i, j], rel=1e-5,
-                                                                          abs=1e-10)  # fmt: skip
+            assert (e_up - e_down) / (2 * eps) / volume == pytest.approx(
+                stress[i, j], rel=1e-5, abs=1e-10
+            )
 
 
 def test_energy_is_invariant_to_rotation_translation_permutation_and_images(model, pt55, al32):
@@ -124,26 +127,26 @@ def test_the_ase_calculator_agrees_with_the_model(model, al32, pt55, tmp_path):
         atoms = atoms.copy()
         atoms.calc = HopformerPotential(model)
         cell = atoms.cell.array if atoms.pbc.all() else None
-        direct = energy_forces(model, atoms.positions, atoms.numbers, cell,
-                               stress=cell is not None)  # fmt: skip
+        direct = energy_forces(model, atoms.positions, atoms.numbers, cell, stress=cell is not None)
         energy = float(direct["energy"].detach())
         assert atoms.get_potential_energy() == pytest.approx(energy, abs=1e-10)
-        np.testing.assert_allclose(atoms.get_forces(), direct["forces"].detach().numpy(),
-                                   atol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(
+            atoms.get_forces(), direct["forces"].detach().numpy(), atol=1e-10
+        )
         numerical = calculate_numerical_forces(atoms, eps=1e-5)
         np.testing.assert_allclose(atoms.get_forces(), numerical, atol=1e-6)
     assert al32.copy().pbc.all()
     periodic = al32.copy()
     periodic.calc = HopformerPotential(model)
-    np.testing.assert_allclose(periodic.get_stress(),
-                               calculate_numerical_stress(periodic, eps=1e-6),
-                               atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(
+        periodic.get_stress(), calculate_numerical_stress(periodic, eps=1e-6), atol=1e-8
+    )
     # from a model file, as the campaign loads it
     path = tmp_path / "model.pt"
-    save(model, path, {})
+    save_model_file(path, "mlip", model.config.to_dict(), model)
     periodic.calc = HopformerPotential(path)
     assert periodic.get_potential_energy() == pytest.approx(_energy(model, al32), abs=1e-10)
-    with pytest.raises(ValueError, match="not a hopformer MLIP model"):
+    with pytest.raises(ValueError, match="not a hopformer model file"):
         torch.save({"something": 1}, tmp_path / "other.pt")
         HopformerPotential(tmp_path / "other.pt")
 
@@ -156,8 +159,14 @@ def test_a_tiny_model_fits_eam_data(al_potential, tmp_path):
     from hopformer.data import schema
     from hopformer.data.shards import write_rows
 
-    spec = SamplingSpec(frames=8, every_fs=40.0, bulk_temperatures=(300.0, 900.0),
-                        bulk_cells=2, val_fraction=0.0, test_fraction=0.0)  # fmt: skip
+    spec = SamplingSpec(
+        frames=8,
+        every_fs=40.0,
+        bulk_temperatures=(300.0, 900.0),
+        bulk_cells=2,
+        val_fraction=0.0,
+        test_fraction=0.0,
+    )
     rows = bulk_rows(str(al_potential), "Al", spec)
     assert len(rows) == 48 and {r["source"] for r in rows} == {"bulk"}
     path = write_rows(rows, tmp_path / "data.parquet", schema.MLIP_DATA)
@@ -165,11 +174,18 @@ def test_a_tiny_model_fits_eam_data(al_potential, tmp_path):
     held_out = [c for c in configs if c["group"].endswith("a1")]  # the unstrained cells
     train_set = [c for c in configs if not c["group"].endswith("a1")]
     model_config = MlipConfig(cutoff=5.0, radial=6, lmax=2, width=16, heads=2, layers=1)
-    summary = train(train_set, held_out, model_config,
-                    MlipTrainConfig(steps=150, batch=4, learning_rate=1e-2, energy_weight=0.1,
-                                    eval_every=150),
-                    tmp_path / "model.pt", tmp_path / "loss.csv", tmp_path / "ckpt",
-                    log=lambda m: None)  # fmt: skip
+    summary = train(
+        train_set,
+        held_out,
+        model_config,
+        MlipTrainConfig(
+            steps=150, batch_size=4, learning_rate=1e-2, energy_weight=0.1, eval_every=150
+        ),
+        tmp_path / "model.pt",
+        tmp_path / "loss.csv",
+        tmp_path / "ckpt",
+        log=lambda m: None,
+    )
     zero_force = np.mean([np.abs(c["forces"]).mean() for c in held_out]) * 1e3
     val = summary["val"]
     assert val["force_mae_mev_a"] < 0.3 * zero_force, (val, zero_force)
@@ -177,8 +193,14 @@ def test_a_tiny_model_fits_eam_data(al_potential, tmp_path):
 
 
 def test_a_killed_training_resumes_to_the_same_weights(al_potential, tmp_path, monkeypatch):
-    spec = SamplingSpec(frames=3, every_fs=40.0, bulk_temperatures=(600.0,), bulk_scales=(1.0,),
-                        val_fraction=0.0, test_fraction=0.0)  # fmt: skip
+    spec = SamplingSpec(
+        frames=3,
+        every_fs=40.0,
+        bulk_temperatures=(600.0,),
+        bulk_scales=(1.0,),
+        val_fraction=0.0,
+        test_fraction=0.0,
+    )
     rows = bulk_rows(str(al_potential), "Al", spec)
     for r in rows:
         r["numbers"] = np.asarray(r["numbers"], np.int64)
@@ -187,12 +209,19 @@ def test_a_killed_training_resumes_to_the_same_weights(al_potential, tmp_path, m
         r["forces"] = np.reshape(r["forces"], (n, 3))
         r["cell"] = np.reshape(r["cell"], (3, 3))
     model_config = MlipConfig(cutoff=4.5, radial=4, lmax=1, width=8, heads=2, layers=1)
-    config = MlipTrainConfig(steps=6, batch=2, checkpoint_every=3, eval_every=3)
+    config = MlipTrainConfig(steps=6, batch_size=2, checkpoint_every=3, eval_every=3)
     whole = tmp_path / "whole"
-    train(rows, rows, model_config, config, whole / "m.pt", whole / "l.csv", whole / "c",
-          log=lambda m: None)  # fmt: skip
+    train(
+        rows,
+        rows,
+        model_config,
+        config,
+        whole / "m.pt",
+        whole / "l.csv",
+        whole / "c",
+        log=lambda m: None,
+    )
     killed = tmp_path / "killed"
-    from hopformer.model.training import ProgressBar
 
     def die(self, step, loss, val=None):
         if step == 4:
@@ -200,15 +229,31 @@ def test_a_killed_training_resumes_to_the_same_weights(al_potential, tmp_path, m
 
     monkeypatch.setattr(ProgressBar, "update", die)
     with pytest.raises(KeyboardInterrupt):
-        train(rows, rows, model_config, config, killed / "m.pt", killed / "l.csv", killed / "c",
-              log=lambda m: None)  # fmt: skip
+        train(
+            rows,
+            rows,
+            model_config,
+            config,
+            killed / "m.pt",
+            killed / "l.csv",
+            killed / "c",
+            log=lambda m: None,
+        )
     monkeypatch.undo()
     logs = []
-    train(rows, rows, model_config, config, killed / "m.pt", killed / "l.csv", killed / "c",
-          log=logs.append)  # fmt: skip
+    train(
+        rows,
+        rows,
+        model_config,
+        config,
+        killed / "m.pt",
+        killed / "l.csv",
+        killed / "c",
+        log=logs.append,
+    )
     assert any("resuming" in m and "step 3" in m for m in logs), logs
-    a = torch.load(whole / "m.pt", weights_only=False)["state"]
-    b = torch.load(killed / "m.pt", weights_only=False)["state"]
+    a = torch.load(whole / "m.pt", weights_only=True)["weights"]
+    b = torch.load(killed / "m.pt", weights_only=True)["weights"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (whole / "l.csv").read_text() == (killed / "l.csv").read_text()
@@ -217,10 +262,10 @@ def test_a_killed_training_resumes_to_the_same_weights(al_potential, tmp_path, m
 def test_a_model_file_works_wherever_a_potential_is_expected(model, pt55, tmp_path):
     from hopformer.physics.engine import NVE
     from hopformer.physics.potentials import calculator, open_engine
-    from hopformer.reference import make_potential
+    from hopformer.reference.cluster import make_potential
 
     path = tmp_path / "model.pt"
-    save(model, path, {})
+    save_model_file(path, "mlip", model.config.to_dict(), model)
     copied = make_potential(tmp_path / "reference" / "potential.mlip.pt", source=str(path))
     engine = open_engine(pt55, copied)
     engine.thermalize(300.0, 1)
@@ -230,7 +275,7 @@ def test_a_model_file_works_wherever_a_potential_is_expected(model, pt55, tmp_pa
     assert relaxed.converged and relaxed.energy <= _energy(model, pt55) + 1e-9
     engine.close()
     assert isinstance(calculator(copied), HopformerPotential)
-    with pytest.raises(ValueError, match="must end in .pt"):
+    with pytest.raises(ValueError, match="must be one too"):
         make_potential(tmp_path / "potential.eam.alloy", source=str(path))
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")

@@ -12,22 +12,22 @@ import pytest
 from ase import Atoms
 
 from hopformer.physics.clusters import build_cluster
+from hopformer.physics.neb import minimum_energy_path, run_neb
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import quench, same_state
-from hopformer.validation.neb import minimum_energy_path, run_neb
 
 
 @pytest.fixture(scope="module")
 def hop(pt_potential):
     """(numbers, hollow A, hollow B, relax, same) for the adatom on Pt201's (100) facet."""
-    cluster = build_cluster("Pt", "truncated_octahedron", length=7, cutoff=2,
-                            lattice_constant=3.92)  # fmt: skip
+    cluster = build_cluster("Pt", "truncated_octahedron", length=7, cutoff=2, lattice_constant=3.92)
     x = cluster.positions - cluster.positions.mean(0)
     top = x[:, 2].max()
     sites = [np.array([-1.96, 0.0, top + 1.96]), np.array([0.0, -1.96, top + 1.96])]
     numbers = np.full(len(x) + 1, 78)
-    engine = open_engine(Atoms(numbers=numbers, positions=np.vstack([x, sites[0]]),
-                               cell=[40.0] * 3), pt_potential)  # fmt: skip
+    engine = open_engine(
+        Atoms(numbers=numbers, positions=np.vstack([x, sites[0]]), cell=[40.0] * 3), pt_potential
+    )
     a, b = (quench(engine, np.vstack([x, s]), restore=False) for s in sites)
     assert a.energy == pytest.approx(b.energy, abs=1e-6), "symmetric hollows"
     assert not same_state(a.positions, b.positions, numbers)

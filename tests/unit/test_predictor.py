@@ -78,8 +78,12 @@ def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step():
             opt.step()
     for tau in (10.0, 30.0):  # 30 fs was never a training step
         test = [_dimers(rng, tau=tau) for _ in range(16)]
-        err = np.mean([((predict(model, x, v, numbers, tau)[0] - x - dx) ** 2).mean()
-                       for x, v, dx, _, _ in test])  # fmt: skip
+        err = np.mean(
+            [
+                ((predict(model, x, v, numbers, tau)[0] - x - dx) ** 2).mean()
+                for x, v, dx, _, _ in test
+            ]
+        )
         free = np.mean([((tau * v - dx) ** 2).mean() for _, v, dx, _, _ in test])
         assert err < 0.2 * free, (tau, err, free)
     x, v, *_ = _dimers(rng)
@@ -101,12 +105,14 @@ def test_a_langevin_chain_with_the_exact_mean_holds_the_thermostat_temperature()
         model.core.node_out[-1].bias[1] = np.expm1(-dt / tau) / scale  # Δv = (e^{−Δt/τ} − 1) v
     grid = np.stack(np.meshgrid(*[np.arange(4) * 10.0] * 3), -1).reshape(-1, 3)  # 64 far apart
     numbers = np.full(len(grid), 78)
-    xs, vs = chain(model, grid, np.zeros_like(grid), numbers, dt, 600,
-                   Thermostat(target, tau, seed=3))  # fmt: skip
+    xs, vs = chain(
+        model, grid, np.zeros_like(grid), numbers, dt, 600, Thermostat(target, tau, seed=3)
+    )
     masses = np.full(len(grid), 195.084)
     t = temperature(vs[100:], masses)  # after 10 τ
     assert t.mean() == pytest.approx(target, rel=0.05)
     np.testing.assert_allclose(xs[1] - xs[0], 0.0)  # started at rest: the first step is still
-    again, _ = chain(model, grid, np.zeros_like(grid), numbers, dt, 600,
-                     Thermostat(target, tau, seed=3))  # fmt: skip
+    again, _ = chain(
+        model, grid, np.zeros_like(grid), numbers, dt, 600, Thermostat(target, tau, seed=3)
+    )
     np.testing.assert_array_equal(again, xs)  # seeded

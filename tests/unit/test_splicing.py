@@ -19,8 +19,9 @@ SPEC = SegmentSpec(temperature=900.0, segments=3, segment_ps=4.0, block_ps=0.5)
 
 def _run_worker(atoms, potential, worker, seed=7, spec=SPEC):
     engine = open_engine(atoms, potential)
-    rows = Worker(engine, spec, WorkerId("test", 0, worker), seed, "sha", log=lambda m: None
-                  ).run(atoms.positions)  # fmt: skip
+    rows = Worker(engine, spec, WorkerId("test", 0, worker), seed, "sha", log=lambda m: None).run(
+        atoms.positions
+    )
     return engine, rows
 
 
@@ -54,8 +55,9 @@ def test_worker_is_seeded_and_records_real_minima(pt_potential, disordered_pt55)
         assert seg["transitions"] == sum(t["segment"] == seg["segment"] for t in transitions)
 
 
-def test_round_aggregation_identifies_states_across_workers(pt_potential, disordered_pt55,
-                                                            tmp_path):  # fmt: skip
+def test_round_aggregation_identifies_states_across_workers(
+    pt_potential, disordered_pt55, tmp_path
+):
     write(tmp_path / "cluster.extxyz", disordered_pt55)
     shards = []
     for w in range(2):
@@ -64,8 +66,15 @@ def test_round_aggregation_identifies_states_across_workers(pt_potential, disord
         write_worker_shards(segments, transitions, seg, tr)
         shards.append((seg, tr))
     inp = RoundInputs(round=0, shards=shards, previous=None, cluster=tmp_path / "cluster.extxyz")
-    summary = splice_round(inp, tmp_path / "r0", tmp_path / "tr0.parquet", next_workers=3,
-                           segments_per_worker=2, seed=1, log=lambda m: None)  # fmt: skip
+    summary = splice_round(
+        inp,
+        tmp_path / "r0",
+        tmp_path / "tr0.parquet",
+        next_workers=3,
+        segments_per_worker=2,
+        seed=1,
+        log=lambda m: None,
+    )
     paths = round_paths(tmp_path / "r0")
     states = read_table(paths["states"], schema.STATES).to_pylist()
     segments = read_table(paths["segments"], schema.SEGMENTS).to_pylist()
@@ -86,8 +95,9 @@ def test_round_aggregation_identifies_states_across_workers(pt_potential, disord
         assert same_state(pos[tr["initial_state"]], x0, numbers)
         assert same_state(pos[tr["final_state"]], x1, numbers)
     # Worker 0's chain is one trajectory from state 0: all of it splices, in order.
-    spliced = sorted((s for s in segments if s["spliced_order"] >= 0),
-                     key=lambda s: s["spliced_order"])  # fmt: skip
+    spliced = sorted(
+        (s for s in segments if s["spliced_order"] >= 0), key=lambda s: s["spliced_order"]
+    )
     assert [s["segment"] for s in spliced if s["worker"] == 0] == [0, 1, 2]
     for a, b in zip(spliced, spliced[1:], strict=False):
         assert a["end_state"] == b["start_state"]
@@ -101,9 +111,16 @@ def test_round_aggregation_identifies_states_across_workers(pt_potential, disord
 
 
 def _seg(worker, segment, start, end, round_=0, order=-1):
-    return {"round": round_, "worker": worker, "segment": segment, "start_state": start,
-            "end_state": end, "duration_ps": 10.0, "spliced_order": order,
-            "spliced_in_round": -1 if order < 0 else 0}  # fmt: skip
+    return {
+        "round": round_,
+        "worker": worker,
+        "segment": segment,
+        "start_state": start,
+        "end_state": end,
+        "duration_ps": 10.0,
+        "spliced_order": order,
+        "spliced_in_round": -1 if order < 0 else 0,
+    }
 
 
 def test_splice_appends_only_matching_segments_and_uses_the_bank_later():
@@ -137,10 +154,16 @@ def test_md_rate_estimator_recovers_known_rates_of_a_jump_process():
         nxt = rng.choice(3, p=k[state] / total)
         counts[state, nxt] += 1
         state = nxt
-    states = [{"state": i, "key": f"k{i}", "energy": -float(i), "residence_ps": residence[i]}
-              for i in range(3)]  # fmt: skip
-    edges = [{"initial_state": i, "final_state": j, "count": int(counts[i, j])}
-             for i in range(3) for j in range(3) if counts[i, j]]  # fmt: skip
+    states = [
+        {"state": i, "key": f"k{i}", "energy": -float(i), "residence_ps": residence[i]}
+        for i in range(3)
+    ]
+    edges = [
+        {"initial_state": i, "final_state": j, "count": int(counts[i, j])}
+        for i in range(3)
+        for j in range(3)
+        if counts[i, j]
+    ]
     rows = md_rates(states, edges, temperature=700.0)
     for r in rows:
         i, j = r["initial_state"], r["final_state"]

@@ -8,9 +8,9 @@ import pytest
 from ase.build import bulk
 
 from hopformer.physics.engine import maxwell_boltzmann
+from hopformer.physics.structure import minimum_image
 from hopformer.surrogates.metrics import (
     diffusion_coefficient,
-    minimum_image,
     msd,
     pair_distribution,
     position_error,

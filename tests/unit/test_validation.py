@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from hopformer.model.evaluation import Judge
-from hopformer.model.examples import Example
-from hopformer.validation.htst import K_B
-from hopformer.validation.neb import minimum_energy_path
+from hopformer.physics.htst import K_B
+from hopformer.physics.neb import minimum_energy_path
+from hopformer.physics.relax import Relaxer
+from hopformer.transformer.examples import Example
 from hopformer.validation.shard import (
     ValidationConfig,
     assign_shards,
@@ -28,7 +28,7 @@ def _example(row) -> Example:
 
 @pytest.fixture(scope="module")
 def judge(pt_potential):
-    j = Judge(pt_potential)
+    j = Relaxer(pt_potential)
     yield j
     j.close()
 
@@ -40,8 +40,12 @@ def test_bad_candidates_are_rejected_with_a_reason_and_the_state_completes(judge
     fragment = ex.initial.copy()
     fragment[0] += 30.0
     near_final = ex.final + 0.02  # relaxes into MD's final state: found by both
-    extra = [(overlapping, "hand"), (fragment, "hand"), (near_final, "hand"),
-             (np.full_like(ex.initial, np.nan), "hand")]  # fmt: skip
+    extra = [
+        (overlapping, "hand"),
+        (fragment, "hand"),
+        (near_final, "hand"),
+        (np.full_like(ex.initial, np.nan), "hand"),
+    ]
     rows, counts = validate_state(0, [(ex, 2)], judge, ValidationConfig(), seed=1, extra=extra)
     assert counts["hand_candidates"] == 4
     assert counts["rejected_overlap"] == 2 and counts["rejected_fragmented"] == 1
@@ -53,8 +57,9 @@ def test_bad_candidates_are_rejected_with_a_reason_and_the_state_completes(judge
     assert row["neb_status"] == "ok" or row["neb_detail"], "a row that is not ok says why"
     if row["neb_status"] == "ok":
         assert row["imaginary_modes"] == 1 and row["prefactor_thz"] > 0
-        assert row["barrier"] == pytest.approx(row["saddle_energy"] - row["initial_energy"],
-                                               abs=1e-4)  # fmt: skip
+        assert row["barrier"] == pytest.approx(
+            row["saddle_energy"] - row["initial_energy"], abs=1e-4
+        )
 
 
 def test_an_end_that_is_not_a_minimum_is_rejected_before_any_band(judge, pt55_transitions):
@@ -99,22 +104,37 @@ def test_shards_deal_states_round_robin():
 
 def _row(tid, i, f, count, status="ok", barrier=0.3, nu=2.0):
     ok = status == "ok"
-    return {"transition_id": tid, "initial_state": i, "final_state": f, "md_count": count,
-            "neb_status": status, "barrier": barrier if ok else None,
-            "prefactor_thz": nu if ok else None, "delta_energy": 0.1, "final_energy": -1.0,
-            "atoms_moved": 2, "found_by": "md" if f >= 0 else "model", "novel": f < 0,
-            "numbers": [78], "path_images": 0}  # fmt: skip
+    return {
+        "transition_id": tid,
+        "initial_state": i,
+        "final_state": f,
+        "md_count": count,
+        "neb_status": status,
+        "barrier": barrier if ok else None,
+        "prefactor_thz": nu if ok else None,
+        "delta_energy": 0.1,
+        "final_energy": -1.0,
+        "atoms_moved": 2,
+        "found_by": "md" if f >= 0 else "model",
+        "novel": f < 0,
+        "numbers": [78],
+        "path_images": 0,
+    }
 
 
 def test_rate_table_joins_md_rates_and_compares_them_with_htst():
-    rows = [_row("1-2", 1, 2, 30), _row("1-3", 1, 3, 4, barrier=0.5),
-            _row("1-n0", 1, -1, 0), _row("2-1", 2, 1, 25, status="split")]  # fmt: skip
+    rows = [
+        _row("1-2", 1, 2, 30),
+        _row("1-3", 1, 3, 4, barrier=0.5),
+        _row("1-n0", 1, -1, 0),
+        _row("2-1", 2, 1, 25, status="split"),
+    ]
     k = 2.0 * math.exp(-0.3 / (K_B * 700.0))
-    md = [{"initial_state": 1, "final_state": 2, "rate_per_ps": k * 2.5,
-           "rate_stderr_per_ps": 0.1},
-          {"initial_state": 1, "final_state": 3, "rate_per_ps": 1e-9, "rate_stderr_per_ps": 0.0},
-          {"initial_state": 2, "final_state": 1, "rate_per_ps": 0.2,
-           "rate_stderr_per_ps": 0.0}]  # fmt: skip
+    md = [
+        {"initial_state": 1, "final_state": 2, "rate_per_ps": k * 2.5, "rate_stderr_per_ps": 0.1},
+        {"initial_state": 1, "final_state": 3, "rate_per_ps": 1e-9, "rate_stderr_per_ps": 0.0},
+        {"initial_state": 2, "final_state": 1, "rate_per_ps": 0.2, "rate_stderr_per_ps": 0.0},
+    ]
     table = rate_table(rows, md, 700.0, [300.0, 900.0])
     assert [r["transition_id"] for r in table] == ["1-2", "2-1", "1-3", "1-n0"], "by MD count"
     first = table[0]

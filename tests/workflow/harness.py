@@ -19,19 +19,45 @@ WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 #: shards (plus the MD transitions seen twice).
 TINY = {
     "cluster": {"melt_ps": 10.0},
-    "splicing": {"temperature": 900.0, "rounds": 2, "workers": 2, "segments_per_worker": 2,
-                 "segment_ps": 4.0},
-    "transformer": {"d_model": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1,
-                    "components": 2},
+    "splicing": {
+        "temperature": 900.0,
+        "rounds": 2,
+        "workers": 2,
+        "segments_per_worker": 2,
+        "segment_ps": 4.0,
+    },
+    "transformer": {
+        "d_model": 16,
+        "heads": 2,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "components": 2,
+    },
     "training": {"steps": 20, "batch_size": 4, "warmup_steps": 5, "checkpoint_every": 10},
-    "evaluation": {"hint_sizes": [0, 1, 4], "max_transitions": 3, "samples": 2,
-                   "surface_hints": 2, "max_states": 2},
-    "validation": {"shards": 2, "hint_sizes": [1], "samples": 1, "surface_hints": 1,
-                   "max_states": 2, "md_min_count": 2, "neb_steps": 300},
-}  # fmt: skip
+    "evaluation": {
+        "hint_sizes": [0, 1, 4],
+        "max_transitions": 3,
+        "samples": 2,
+        "surface_hints": 2,
+        "max_states": 2,
+    },
+    "validation": {
+        "shards": 2,
+        "hint_sizes": [1],
+        "samples": 1,
+        "surface_hints": 1,
+        "max_states": 2,
+        "md_min_count": 2,
+        "neb_steps": 300,
+    },
+}
 #: The jobs after the last splicing round, one each.
-TRANSFORMER_JOBS = {"make_dataset": 1, "train_transformer": 1, "evaluate_transformer": 1,
-                    "explore_transitions": 1}  # fmt: skip
+TRANSFORMER_JOBS = {
+    "make_dataset": 1,
+    "train_transformer": 1,
+    "evaluate_transformer": 1,
+    "explore_transitions": 1,
+}
 
 
 class Workflow:
@@ -75,11 +101,13 @@ class Workflow:
         cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--show-failed-logs", *args]
         return cmd, env
 
-    def snakemake(self, *args: str, check: bool = True, env: dict | None = None
-                  ) -> subprocess.CompletedProcess:  # fmt: skip
+    def snakemake(
+        self, *args: str, check: bool = True, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
         cmd, env = self.command(*args, env=env)
-        proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True,
-                              timeout=600)  # fmt: skip
+        proc = subprocess.run(
+            cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=600
+        )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -88,8 +116,9 @@ class Workflow:
 
     def popen(self, *args: str) -> subprocess.Popen:
         cmd, env = self.command(*args)
-        return subprocess.Popen(cmd, cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        return subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
 
     def planned(self, *args: str) -> dict[str, int]:
         proc = self.snakemake("-n", *args)
@@ -125,9 +154,15 @@ def planned_jobs(output: str) -> dict[str, int]:
 def every_job(config: dict) -> dict[str, int]:
     """The jobs of a full run of ``config``: the job count follows from the config alone."""
     s = config["splicing"]
-    return {"make_potential": 1, "relax_cluster": 1, "run_segments": s["rounds"] * s["workers"],
-            "splice_round": s["rounds"], "tabulate_rates": 1, **after_splicing(config),
-            "all": 1}  # fmt: skip
+    return {
+        "make_potential": 1,
+        "relax_cluster": 1,
+        "run_segments": s["rounds"] * s["workers"],
+        "splice_round": s["rounds"],
+        "tabulate_rates": 1,
+        **after_splicing(config),
+        "all": 1,
+    }
 
 
 def validation_jobs(config: dict) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""A real single-node SLURM cluster on this machine, for tests (../shared/slurm_notes.md).
+"""A real single-node SLURM cluster on this machine, for tests (docs/slurm.md).
 
 Debian's ``slurm-wlm`` and ``munge`` (installed here when missing, as root, without starting
 their services), loopback only. The configuration must sit at /etc/slurm/slurm.conf: the
@@ -46,10 +46,13 @@ def install() -> None:
         policy.chmod(0o755)
     try:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for args in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends",
-                                         *PACKAGES]):  # fmt: skip
-            proc = subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True,
-                                  timeout=600)  # fmt: skip
+        for args in (
+            ["update", "-qq"],
+            ["install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+        ):
+            proc = subprocess.run(
+                ["apt-get", *args], env=env, capture_output=True, text=True, timeout=600
+            )
             if proc.returncode:
                 raise SlurmUnavailable(f"apt-get {' '.join(args)} failed: {proc.stderr[-2000:]}")
     finally:
@@ -89,8 +92,10 @@ class LocalSlurm:
             (r / d).mkdir(parents=True, exist_ok=True)
         for path in (self.conf, self.gres):
             if path.exists() and not path.read_text().startswith(MARK):
-                raise SlurmUnavailable(f"{path} exists and is not the test cluster's; refusing "
-                                       f"to replace a real SLURM configuration")  # fmt: skip
+                raise SlurmUnavailable(
+                    f"{path} exists and is not the test cluster's; refusing "
+                    f"to replace a real SLURM configuration"
+                )
         CONF_DIR.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
             MARK
@@ -135,8 +140,10 @@ PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE State=U
         subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
         self.started.append("munged")
         pidfile = Path("/run/munge/munged.pid")
-        self._wait(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(),
-                   f"munged to write its pid to {pidfile}")  # fmt: skip
+        self._wait(
+            lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(),
+            f"munged to write its pid to {pidfile}",
+        )
         self.pids["munged"] = int(pidfile.read_text())
 
     def __enter__(self) -> LocalSlurm:
@@ -148,13 +155,19 @@ PartitionName={PARTITION} Nodes={self.host} Default=YES MaxTime=INFINITE State=U
                 subprocess.run([exe], env=self.env, check=True, capture_output=True, timeout=60)
                 pidfile = self.root / "run" / f"{name}.pid"
                 # The daemon creates its pid file before it writes the pid into it.
-                self._wait(lambda p=pidfile: p.exists() and p.read_text().strip().isdigit(),
-                           f"{name} to write its pid to {pidfile}")  # fmt: skip
+                self._wait(
+                    lambda p=pidfile: p.exists() and p.read_text().strip().isdigit(),
+                    f"{name} to write its pid to {pidfile}",
+                )
                 self.pids[name] = int(pidfile.read_text())
-            self._wait(lambda: self.run("scontrol", "ping", check=False).count("UP") >= 1,
-                       "slurmctld to answer scontrol ping")  # fmt: skip
-            self._wait(lambda: self.run("sinfo", "-h", "-N", "-o", "%t").strip() == "idle",
-                       "the node to be idle")  # fmt: skip
+            self._wait(
+                lambda: self.run("scontrol", "ping", check=False).count("UP") >= 1,
+                "slurmctld to answer scontrol ping",
+            )
+            self._wait(
+                lambda: self.run("sinfo", "-h", "-N", "-o", "%t").strip() == "idle",
+                "the node to be idle",
+            )
         except BaseException:
             self.stop()
             raise

@@ -12,13 +12,23 @@ from harness import TINY, Workflow
 
 TINY_MLIP = {
     "enabled": True,
-    "data": {"hot_temperatures": [1200.0], "states": 2, "frames": 3, "every_fs": 50.0,
-             "bands": 3, "bulk": True, "bulk_temperatures": [600.0], "bulk_cells": 2,
-             "bulk_scales": [1.0], "val_fraction": 0.2, "test_fraction": 0.3},
+    "data": {
+        "hot_temperatures": [1200.0],
+        "states": 2,
+        "frames": 3,
+        "every_fs": 50.0,
+        "bands": 3,
+        "bulk": True,
+        "bulk_temperatures": [600.0],
+        "bulk_cells": 2,
+        "bulk_scales": [1.0],
+        "val_fraction": 0.2,
+        "test_fraction": 0.3,
+    },
     "model": {"cutoff": 5.0, "radial": 4, "lmax": 1, "width": 8, "layers": 1, "heads": 2},
-    "training": {"steps": 6, "batch": 2, "checkpoint_every": 3, "eval_every": 3},
+    "training": {"steps": 6, "batch_size": 2, "checkpoint_every": 3, "eval_every": 3},
     "evaluation": {"barriers": 1, "md_ps": 0.2},
-}  # fmt: skip
+}
 
 
 def test_mlip_trains_on_a_campaign_and_is_judged_against_eam(done, tmp_path):
@@ -27,8 +37,12 @@ def test_mlip_trains_on_a_campaign_and_is_judged_against_eam(done, tmp_path):
         done.edit_config("mlip", key, value)
     target = f"results/{done.config()['campaign']}/mlip/evaluation.json"
     jobs = done.planned(target)
-    assert jobs == {"make_bulk_potential": 1, "make_mlip_data": 1, "train_mlip": 1,
-                    "evaluate_mlip": 1}, jobs  # fmt: skip
+    assert jobs == {
+        "make_bulk_potential": 1,
+        "make_mlip_data": 1,
+        "train_mlip": 1,
+        "evaluate_mlip": 1,
+    }, jobs
     done.snakemake(target)
     mlip = done.results / "mlip"
     data = pd.read_parquet(mlip / "data.parquet")

@@ -39,8 +39,12 @@ def test_campaign_writes_transitions_summary_and_rates(done):
     assert rates.num_rows == summary["distinct_transitions_total"]
     assert (res / "md" / "rates.csv").read_text().count("\n") == rates.num_rows + 1
     assert 0 < summary["spliced_ps_total"] <= summary["generated_ps_total"]
-    for rule_log in ["reference/relax_cluster", "splice/round-001/run_segments-001",
-                     "splice/round-001/splice_round", "md/tabulate_rates"]:  # fmt: skip
+    for rule_log in [
+        "reference/relax_cluster",
+        "splice/round-001/run_segments-001",
+        "splice/round-001/splice_round",
+        "md/tabulate_rates",
+    ]:
         assert (res / "logs" / f"{rule_log}.log").exists()
         assert (res / "benchmarks" / f"{rule_log}.tsv").exists()
 
@@ -50,14 +54,25 @@ def test_edits_rerun_exactly_the_affected_jobs(done):
 
     planned_after = done.planned_after
 
-    assert planned_after("rates", "min_count", 2) == {"tabulate_rates": 1, "collect_tables": 1,
-                                                      "all": 1}  # fmt: skip
+    assert planned_after("rates", "min_count", 2) == {
+        "tabulate_rates": 1,
+        "collect_tables": 1,
+        "all": 1,
+    }
     assert planned_after("splicing", "rounds", 3) == {
-        "run_segments": 2, "splice_round": 1, "tabulate_rates": 1, **after_splicing(done.config()),
-        "all": 1}  # fmt: skip
+        "run_segments": 2,
+        "splice_round": 1,
+        "tabulate_rates": 1,
+        **after_splicing(done.config()),
+        "all": 1,
+    }
     assert planned_after("splicing", "block_ps", 0.5) == {
-        "run_segments": 4, "splice_round": 2, "tabulate_rates": 1, **after_splicing(done.config()),
-        "all": 1}  # fmt: skip
+        "run_segments": 4,
+        "splice_round": 2,
+        "tabulate_rates": 1,
+        **after_splicing(done.config()),
+        "all": 1,
+    }
     everything_but_potential = every_job(done.config())
     del everything_but_potential["make_potential"]
     assert planned_after("cluster", "melt_ps", 5.0) == everything_but_potential
@@ -102,9 +117,10 @@ def test_a_corrupted_shard_is_reported_by_file_name(done):
 
 def test_a_rerun_job_reproduces_its_shards_and_the_campaign(done):
     worker = done.results / "splice/round-001/worker-001"
-    before = {k: read_table(worker / f"{k}.parquet", s)
-              for k, s in (("transitions", schema.TRANSITION_SHARD),
-                           ("segments", schema.SEGMENT_SHARD))}  # fmt: skip
+    before = {
+        k: read_table(worker / f"{k}.parquet", s)
+        for k, s in (("transitions", schema.TRANSITION_SHARD), ("segments", schema.SEGMENT_SHARD))
+    }
     summary = json.loads((done.results / "md/summary.json").read_text())
     for path in worker.iterdir():
         path.unlink()

@@ -39,22 +39,39 @@ def test_the_surrogates_train_on_early_seeds_and_are_judged_on_the_last(workflow
     workflow.edit_config("trajectory", "enabled", True)
     workflow.edit_config("trajectory", "length_ps", 0.4)
     workflow.edit_config("trajectory", "equilibrate_ps", 0.2)
-    workflow.edit_config("trajectory", "cluster", {"temperatures": [300.0],
-                                                   "ensembles": ["langevin"]})  # fmt: skip
+    workflow.edit_config(
+        "trajectory", "cluster", {"temperatures": [300.0], "ensembles": ["langevin"]}
+    )
     workflow.edit_config("trajectory", "bulk", {"cells": 2, "temperatures": [300.0]})
-    workflow.edit_config("trajectory", "integrator", {"width": 8, "steps": 5,
-                                                      "rollout_strides": 10})  # fmt: skip
-    workflow.edit_config("trajectory", "predictor", {"width": 8, "layers": 1, "steps": 5,
-                                                     "horizon_fs": 50.0,
-                                                     "rollout_ps": 0.3})  # fmt: skip
+    workflow.edit_config(
+        "trajectory", "integrator", {"width": 8, "steps": 5, "rollout_strides": 10}
+    )
+    workflow.edit_config(
+        "trajectory",
+        "predictor",
+        {"width": 8, "layers": 1, "steps": 5, "horizon_fs": 50.0, "rollout_ps": 0.3},
+    )
     root = f"results/{workflow.config()['campaign']}/trajectory"
     targets = [f"{root}/{s}/evaluation.json" for s in ("integrator", "predictor")]
     jobs = workflow.planned(*targets)
-    assert {k: jobs[k] for k in ("make_bulk_potential", "run_reference_md", "train_integrator",
-                                 "evaluate_integrator", "train_predictor",
-                                 "evaluate_predictor")} == {
-        "make_bulk_potential": 1, "run_reference_md": 4, "train_integrator": 1,
-        "evaluate_integrator": 1, "train_predictor": 1, "evaluate_predictor": 1}  # fmt: skip
+    assert {
+        k: jobs[k]
+        for k in (
+            "make_bulk_potential",
+            "run_reference_md",
+            "train_integrator",
+            "evaluate_integrator",
+            "train_predictor",
+            "evaluate_predictor",
+        )
+    } == {
+        "make_bulk_potential": 1,
+        "run_reference_md": 4,
+        "train_integrator": 1,
+        "evaluate_integrator": 1,
+        "train_predictor": 1,
+        "evaluate_predictor": 1,
+    }
     workflow.snakemake(*targets)
     integrator = json.loads((workflow.root / root / "integrator/evaluation.json").read_text())
     assert [r["run"] for r in integrator] == ["bulk-nve-T300-s1"], "judged on the held-out seed"
@@ -62,8 +79,15 @@ def test_the_surrogates_train_on_early_seeds_and_are_judged_on_the_last(workflow
     assert [r["run"] for r in predictor] == ["cluster-langevin-T300-s1"]
     for r, steps in ((integrator[0], 10), (predictor[0], 30)):
         assert r["frames"] == steps + 1 and r["position_error_pm_10fs"] > 0
-        assert np.isfinite([r["structure_l1"], r["msd_end_model"], r["temperature_model_mean"],
-                            r["vdos_l1"], r["energy_drift_mev_atom_model"]]).all()  # fmt: skip
+        assert np.isfinite(
+            [
+                r["structure_l1"],
+                r["msd_end_model"],
+                r["temperature_model_mean"],
+                r["vdos_l1"],
+                r["energy_drift_mev_atom_model"],
+            ]
+        ).all()
         assert r["reference_wall_s_per_ps"] > 0 and r["wall_s_per_ps"] > 0
     assert predictor[0]["single_error_pm_50fs"] > predictor[0]["single_error_pm_10fs"] > 0
     for surrogate in ("integrator", "predictor"):

@@ -12,7 +12,7 @@ from harness import processes
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
-from hopformer.model.training import load_model
+from hopformer.transformer.training import load_model
 
 
 def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
@@ -55,16 +55,29 @@ def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
 def test_transformer_edits_rerun_only_what_depends_on_them(done):
     planned_after = done.planned_after
 
-    downstream = {"evaluate_transformer": 1, "explore_transitions": 1, "validate_shard": 2,
-                  "collect_tables": 1, "all": 1}  # fmt: skip
+    downstream = {
+        "evaluate_transformer": 1,
+        "explore_transitions": 1,
+        "validate_shard": 2,
+        "collect_tables": 1,
+        "all": 1,
+    }
     assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
     assert planned_after("evaluation", "hint_sizes", [0, 2]) == {
-        "evaluate_transformer": 1, "collect_tables": 1, "all": 1}  # fmt: skip
+        "evaluate_transformer": 1,
+        "collect_tables": 1,
+        "all": 1,
+    }
     assert planned_after("transformer", "decoder_layers", 2) == {
-        "train_transformer": 1, **downstream}  # fmt: skip
+        "train_transformer": 1,
+        **downstream,
+    }
     assert planned_after("training", "steps", 30) == {"train_transformer": 1, **downstream}
     assert planned_after("dataset", "test_fraction", 0.3) == {
-        "make_dataset": 1, "train_transformer": 1, **downstream}  # fmt: skip
+        "make_dataset": 1,
+        "train_transformer": 1,
+        **downstream,
+    }
     assert "Nothing to be done" in done.snakemake("-n").stdout
 
 
@@ -90,8 +103,11 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(done):
         return text
 
     started = time.time()
-    run_until(lambda t: checkpoint.exists() and checkpoint.stat().st_mtime > started
-              and t.count("train [") >= 3)  # fmt: skip
+    run_until(
+        lambda t: (
+            checkpoint.exists() and checkpoint.stat().st_mtime > started and t.count("train [") >= 3
+        )
+    )
     assert not (done.results / "model/transformer.pt").exists()
     assert checkpoint.exists(), "a failed job's checkpoints are kept (they are not outputs)"
     text = run_until(lambda t: "resuming from" in t)
@@ -113,10 +129,25 @@ def test_generate_relaxes_seeded_candidates_for_a_structure(done, tmp_path):
     hinted.write(hint_file)
 
     def generate(out, seed, *extra):
-        cmd = [sys.executable, "-m", "hopformer", "generate", "--model",
-               str(res / "model/transformer.pt"), "--potential",
-               str(res / "reference/potential.eam.alloy"), "--initial", str(cluster),
-               "--samples", "3", "--seed", str(seed), "--out", str(out), *extra]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "hopformer",
+            "generate",
+            "--model",
+            str(res / "model/transformer.pt"),
+            "--potential",
+            str(res / "reference/potential.eam.alloy"),
+            "--initial",
+            str(cluster),
+            "--samples",
+            "3",
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            *extra,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
     text = generate(tmp_path / "a.extxyz", 1, "--hint-atoms", "7", "--hint-from", str(hint_file))
@@ -128,9 +159,26 @@ def test_generate_relaxes_seeded_candidates_for_a_structure(done, tmp_path):
     generate(tmp_path / "b.extxyz", 1, "--hint-atoms", "7", "--hint-from", str(hint_file))
     again = read(tmp_path / "b.extxyz", ":")
     assert all(np.array_equal(f.positions, g.positions) for f, g in zip(frames, again, strict=True))
-    bad = subprocess.run([sys.executable, "-m", "hopformer", "generate", "--model",
-                          str(res / "model/transformer.pt"), "--potential", "x", "--initial",
-                          str(cluster), "--hint-atoms", "999", "--hint-from", str(hint_file),
-                          "--out", str(tmp_path / "c.extxyz")],
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hopformer",
+            "generate",
+            "--model",
+            str(res / "model/transformer.pt"),
+            "--potential",
+            "x",
+            "--initial",
+            str(cluster),
+            "--hint-atoms",
+            "999",
+            "--hint-from",
+            str(hint_file),
+            "--out",
+            str(tmp_path / "c.extxyz"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--hint-atoms 999: atoms are numbered 0..54" in bad.stderr

@@ -13,8 +13,10 @@ from hopformer.data.shards import read_table
 
 def test_validation_writes_rate_tables_paths_and_plots(done):
     res = done.results
-    shards = [read_table(res / f"validation/shards/shard-{s:03d}.parquet", schema.VALIDATION)
-              for s in range(2)]  # fmt: skip
+    shards = [
+        read_table(res / f"validation/shards/shard-{s:03d}.parquet", schema.VALIDATION)
+        for s in range(2)
+    ]
     rows = [r for t in shards for r in t.to_pylist()]
     summary = json.loads((res / "validation/summary.json").read_text())
     assert summary["held_out_states"] == 2 and summary["transitions"] == len(rows) > 0
@@ -33,8 +35,10 @@ def test_validation_writes_rate_tables_paths_and_plots(done):
 
     table = read_table(res / "validation/rates.parquet", schema.RATE_TABLE).to_pylist()
     assert len(table) == len(rows)
-    md = {(r["initial_state"], r["final_state"]): r
-          for r in read_table(res / "md/rates.parquet", schema.RATES).to_pylist()}  # fmt: skip
+    md = {
+        (r["initial_state"], r["final_state"]): r
+        for r in read_table(res / "md/rates.parquet", schema.RATES).to_pylist()
+    }
     for r in table:
         assert r["found_by"] in ("md", "model", "both")
         assert r["novel"] == (r["final_state"] < 0) == (r["found_by"] == "model")
@@ -76,9 +80,15 @@ def test_validation_edits_rerun_only_what_depends_on_them(done):
     assert planned_after("validation", "temperatures", [400.0]) == {"collect_tables": 1, "all": 1}
     assert planned_after("validation", "compare_min_count", 5) == {"collect_tables": 1, "all": 1}
     assert planned_after("validation", "samples", 2) == {
-        "validate_shard": 2, "collect_tables": 1, "all": 1}  # fmt: skip
+        "validate_shard": 2,
+        "collect_tables": 1,
+        "all": 1,
+    }
     assert planned_after("validation", "shards", 3) == {
-        "validate_shard": 3, "collect_tables": 1, "all": 1}  # fmt: skip
+        "validate_shard": 3,
+        "collect_tables": 1,
+        "all": 1,
+    }
     assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
 
 
@@ -86,8 +96,12 @@ def test_the_report_holds_the_tables_and_figures_with_captions(done):
     report = done.root / "report.html"
     done.snakemake("--report", str(report))
     html = report.read_text()
-    for caption in ("Rate/energy table", "Minimum-energy paths", "Harmonic-TST rate against MD",
-                    "accuracy(k)"):  # fmt: skip
+    for caption in (
+        "Rate/energy table",
+        "Minimum-energy paths",
+        "Harmonic-TST rate against MD",
+        "accuracy(k)",
+    ):
         assert caption in html, caption
     for name in ("rates.csv", "mep.png", "md_vs_htst.png", "accuracy.png"):
         assert name in html, name

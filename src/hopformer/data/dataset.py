@@ -58,8 +58,13 @@ def deduplicate(table: pa.Table) -> pa.Table:
         sort_keys=[(k, "ascending") for k in ("round", "worker", "segment", "block")],
     )
     table = table.take(order)
-    pairs = list(zip(table.column("initial_state").to_pylist(),
-                     table.column("final_state").to_pylist(), strict=True))  # fmt: skip
+    pairs = list(
+        zip(
+            table.column("initial_state").to_pylist(),
+            table.column("final_state").to_pylist(),
+            strict=True,
+        )
+    )
     first: dict[tuple[int, int], int] = {}
     counts: dict[tuple[int, int], int] = {}
     for row, pair in enumerate(pairs):

@@ -21,7 +21,7 @@ _IDS = [
     pa.field("segment", pa.int32(), nullable=False, metadata={"doc": "index in the worker"}),
 ]
 
-#: One row per observed transition, as a segment job writes it (DESIGN.md §5). The final
+#: One row per observed transition, as a segment job writes it (docs/design.md §5). The final
 #: minimum is aligned onto the initial one (Kabsch), the initial one centred at the origin.
 TRANSITION_SHARD = pa.schema(
     _IDS
@@ -155,7 +155,7 @@ DATASET = TRANSITIONS.append(pa.field("count", pa.int64(), nullable=False)).appe
     pa.field("split", pa.string(), nullable=False)
 )
 
-#: accuracy(k) on the held-out split (DESIGN.md §6), model beside the model-free baseline.
+#: accuracy(k) on the held-out split (docs/design.md §6), model beside the model-free baseline.
 ACCURACY = pa.schema(
     [
         pa.field("k", pa.int32(), nullable=False, metadata={"doc": "hint atoms"}),
@@ -215,8 +215,12 @@ EXPLORATION = pa.schema(
 )
 
 _NEB = [
-    pa.field("neb_status", pa.string(), nullable=False,
-             metadata={"doc": "ok | split | unconverged | no_saddle | not_first_order | rejected"}),
+    pa.field(
+        "neb_status",
+        pa.string(),
+        nullable=False,
+        metadata={"doc": "ok | split | unconverged | no_saddle | not_first_order | rejected"},
+    ),
     pa.field("neb_detail", pa.string(), nullable=False, metadata={"doc": "why, when not ok"}),
     pa.field("neb_segments", pa.int32(), nullable=False, metadata={"doc": "bands in the path"}),
     pa.field("neb_steps", pa.int64(), nullable=False, metadata={"doc": "FIRE steps, all bands"}),
@@ -224,13 +228,21 @@ _NEB = [
     pa.field("barrier", pa.float64(), nullable=True, metadata={"doc": "forward Ea, eV"}),
     pa.field("reverse_barrier", pa.float64(), nullable=True, metadata={"doc": "eV"}),
     pa.field("prefactor_thz", pa.float64(), nullable=True, metadata={"doc": "Vineyard ν"}),
-    pa.field("imaginary_modes", pa.int32(), nullable=False,
-             metadata={"doc": "at the climbing image; -1: not computed"}),
-]  # fmt: skip
+    pa.field(
+        "imaginary_modes",
+        pa.int32(),
+        nullable=False,
+        metadata={"doc": "at the climbing image; -1: not computed"},
+    ),
+]
 
 _FOUND = [
-    pa.field("transition_id", pa.string(), nullable=False,
-             metadata={"doc": "<initial_state>-<final_state>, or <initial_state>-n<k> if novel"}),
+    pa.field(
+        "transition_id",
+        pa.string(),
+        nullable=False,
+        metadata={"doc": "<initial_state>-<final_state>, or <initial_state>-n<k> if novel"},
+    ),
     pa.field("initial_state", pa.int64(), nullable=False),
     pa.field("final_state", pa.int64(), nullable=False, metadata={"doc": "MD id; -1: novel"}),
     pa.field("initial_key", pa.string(), nullable=False),
@@ -242,7 +254,7 @@ _FOUND = [
     pa.field("model_candidates", pa.int64(), nullable=False, metadata={"doc": "that found it"}),
     pa.field("hint_kinds", pa.string(), nullable=False),
     pa.field("held_out", pa.bool_(), nullable=False, metadata={"doc": "state in the test split"}),
-]  # fmt: skip
+]
 
 #: One validated transition per row (validation/shard-<s>.parquet): who found it, NEB, hTST
 #: prefactor, and the whole path (images of all bands, ends shared) for plots and extxyz.
@@ -271,52 +283,71 @@ RATE_TABLE = pa.schema(
         pa.field("md_rate_per_ps", pa.float64(), nullable=True, metadata={"doc": "N_ij / τ_i"}),
         pa.field("md_rate_stderr_per_ps", pa.float64(), nullable=True),
         pa.field("htst_temperatures", POSITIONS, nullable=False, metadata={"doc": "K"}),
-        pa.field("htst_rates_per_ps", POSITIONS, nullable=False,
-                 metadata={"doc": "at htst_temperatures; NaN-free: empty when no rate"}),
+        pa.field(
+            "htst_rates_per_ps",
+            POSITIONS,
+            nullable=False,
+            metadata={"doc": "at htst_temperatures; NaN-free: empty when no rate"},
+        ),
     ]
-)  # fmt: skip
+)
 
 #: Reference MD for the trajectory surrogates (trajectory/reference/<run>.parquet): one row
 #: per recorded frame of one run (system, ensemble, temperature, seed).
 TRAJECTORY_FRAMES = pa.schema(
     [
-        pa.field("run", pa.string(), nullable=False,
-                 metadata={"doc": "<system>-<ensemble>-T<K>-s<seed>"}),
+        pa.field(
+            "run", pa.string(), nullable=False, metadata={"doc": "<system>-<ensemble>-T<K>-s<seed>"}
+        ),
         pa.field("system", pa.string(), nullable=False, metadata={"doc": "cluster | bulk"}),
         pa.field("ensemble", pa.string(), nullable=False, metadata={"doc": "nve | langevin"}),
         pa.field("temperature", pa.float64(), nullable=False),
         pa.field("seed", pa.int32(), nullable=False),
         pa.field("frame", pa.int32(), nullable=False),
-        pa.field("time_fs", pa.float64(), nullable=False,
-                 metadata={"doc": "since production began"}),
+        pa.field(
+            "time_fs", pa.float64(), nullable=False, metadata={"doc": "since production began"}
+        ),
         pa.field("timestep_fs", pa.float64(), nullable=False),
         pa.field("numbers", NUMBERS, nullable=False),
         pa.field("positions", POSITIONS, nullable=False, metadata={"doc": "wrapped into the cell"}),
         pa.field("velocities", POSITIONS, nullable=False, metadata={"doc": "Å/fs"}),
-        pa.field("cell", POSITIONS, nullable=False,
-                 metadata={"doc": "9 values, rows = vectors; empty: free"}),
+        pa.field(
+            "cell",
+            POSITIONS,
+            nullable=False,
+            metadata={"doc": "9 values, rows = vectors; empty: free"},
+        ),
         pa.field("potential_energy", pa.float64(), nullable=False),
         pa.field("kinetic_energy", pa.float64(), nullable=False),
         pa.field("potential_sha256", pa.string(), nullable=False),
     ]
-)  # fmt: skip
+)
 
 #: Labelled configurations for the ML interatomic potential (mlip/data.parquet): one row per
 #: configuration, labelled with the reference potential.
 MLIP_DATA = pa.schema(
     [
         pa.field("config_id", pa.string(), nullable=False, metadata={"doc": "<group>/<index>"}),
-        pa.field("source", pa.string(), nullable=False,
-                 metadata={"doc": "splicing | hot | neb | bulk"}),
-        pa.field("group", pa.string(), nullable=False,
-                 metadata={"doc": "the run or band it came from; splits keep groups whole"}),
+        pa.field(
+            "source", pa.string(), nullable=False, metadata={"doc": "splicing | hot | neb | bulk"}
+        ),
+        pa.field(
+            "group",
+            pa.string(),
+            nullable=False,
+            metadata={"doc": "the run or band it came from; splits keep groups whole"},
+        ),
         pa.field("split", pa.string(), nullable=False, metadata={"doc": "train | val | test"}),
         pa.field("numbers", NUMBERS, nullable=False),
         pa.field("positions", POSITIONS, nullable=False),
-        pa.field("cell", POSITIONS, nullable=False,
-                 metadata={"doc": "9 values, rows = vectors; empty: free"}),
+        pa.field(
+            "cell",
+            POSITIONS,
+            nullable=False,
+            metadata={"doc": "9 values, rows = vectors; empty: free"},
+        ),
         pa.field("energy", pa.float64(), nullable=False, metadata={"doc": "eV"}),
         pa.field("forces", POSITIONS, nullable=False, metadata={"doc": "eV/Å, 3N"}),
         pa.field("potential_sha256", pa.string(), nullable=False),
     ]
-)  # fmt: skip
+)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -100,3 +101,8 @@ def _check(table: pa.Table, schema: pa.Schema, what: str) -> None:
                         f"{what}: row {row}: {name} does not hold 3 × "
                         f"{natoms[row].as_py()} coordinates"
                     )
+
+
+def csv_text(rows: Sequence[dict], columns: Sequence[str]) -> str:
+    """``rows`` as CSV text with ``columns`` in order, floats to 6 significant digits."""
+    return pd.DataFrame(list(rows), columns=list(columns)).to_csv(index=False, float_format="%.6g")

@@ -1,1 +1,1 @@
-"""The attention ML interatomic potential (issue 8): model, data, training, ASE calculator."""
+"""The attention ML interatomic potential: model, data, training, ASE calculator."""

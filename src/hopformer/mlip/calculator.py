@@ -1,6 +1,7 @@
 """``HopformerPotential``: the MLIP as an ASE calculator (energy, forces, and the stress of a
-periodic cell), usable anywhere the campaign uses a potential (:mod:`hopformer.physics.
-potentials` opens one for a model file)."""
+periodic cell), usable anywhere the campaign uses a potential: :data:`POTENTIAL` registers
+model files ``*.pt`` with :mod:`hopformer.physics.potentials` through the
+``hopformer.potentials`` entry point."""
 
 from __future__ import annotations
 
@@ -10,27 +11,20 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
-from hopformer.mlip.model import MlipNetwork, energy_forces
+from hopformer.ml.modelfile import build_model, read_model_file
+from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
+from hopformer.physics.ase_engine import AseEngine
+from hopformer.physics.engine import Engine
 
-#: how a model file is recognised where a potential is expected
-MODEL_SUFFIX = ".pt"
+KIND = "mlip"
+HOW = "train one with mlip.enabled: true, see config/campaigns/surrogates.yaml"
 
 
 def load_network(path: str | os.PathLike, dtype: torch.dtype = torch.float64) -> MlipNetwork:
-    """A trained network from its model file (see :mod:`hopformer.mlip.training`)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"MLIP model {path}: no such file (train one with mlip.enabled: "
-                                f"true, see config/campaigns/surrogates.yaml)")  # fmt: skip
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated or foreign file: say which
-        raise ValueError(f"{path}: not a hopformer MLIP model file ({exc})") from exc
-    if not isinstance(saved, dict) or saved.get("kind") != "hopformer-mlip":
-        raise ValueError(f"{path}: not a hopformer MLIP model file (train one with "
-                         f"'hopformer train-mlip')")  # fmt: skip
-    model = MlipNetwork.load(saved).to(dtype)
-    model.eval()
-    return model
+    """A trained network from its model file (:mod:`hopformer.ml.modelfile`), in eval mode."""
+    blob = read_model_file(path, KIND, HOW)
+    model = build_model(blob, path, lambda c: MlipNetwork(MlipConfig(**c)))
+    return model.to(dtype).eval()
 
 
 class HopformerPotential(Calculator):
@@ -40,8 +34,9 @@ class HopformerPotential(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model: MlipNetwork | str | os.PathLike, dtype: torch.dtype = torch.float64,
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self, model: MlipNetwork | str | os.PathLike, dtype: torch.dtype = torch.float64, **kwargs
+    ):
         super().__init__(**kwargs)
         self.network = load_network(model, dtype) if not isinstance(model, MlipNetwork) else model
 
@@ -52,12 +47,36 @@ class HopformerPotential(Calculator):
             raise ValueError(f"HopformerPotential: periodic in all directions or none, got {pbc}")
         cell = self.atoms.cell.array if pbc.all() else None
         want_stress = "stress" in properties and cell is not None
-        out = energy_forces(self.network, self.atoms.positions, self.atoms.numbers, cell,
-                            stress=want_stress)  # fmt: skip
+        out = energy_forces(
+            self.network, self.atoms.positions, self.atoms.numbers, cell, stress=want_stress
+        )
         energy = float(out["energy"].detach())
         self.results["energy"] = self.results["free_energy"] = energy
         self.results["forces"] = out["forces"].detach().cpu().numpy().astype(float)
         if want_stress:
             s = out["stress"].detach().cpu().numpy()
-            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2],
-                                               s[0, 1]])  # fmt: skip
+            self.results["stress"] = np.array(
+                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
+            )
+
+
+class ModelFilePotential:
+    """The MLIP's entry in the potential registry: a path ending in ``.pt`` is a model file."""
+
+    name = "hopformer MLIP model file *.pt"
+
+    def matches(self, spec: str) -> bool:
+        return spec.endswith(".pt")
+
+    def check(self, spec: str) -> None:
+        load_network(spec)
+
+    def engine(self, atoms, spec: str) -> Engine:
+        network = load_network(spec)  # once: every calculator of this engine shares it
+        return AseEngine(atoms, lambda: HopformerPotential(network))
+
+    def calculator(self, spec: str) -> Calculator:
+        return HopformerPotential(spec)
+
+
+POTENTIAL = ModelFilePotential()

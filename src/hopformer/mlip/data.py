@@ -1,4 +1,4 @@
-"""Training data for the MLIP (issue 8): configurations sampled where the campaign goes,
+"""Training data for the MLIP: configurations sampled where the campaign goes,
 labelled with the reference potential (energy and forces), as MLIP_DATA Parquet.
 
 Sources (each a list of *groups* — one MD run or one band — so that the train/val/test split,
@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from hopformer.data import schema
+from hopformer.data.shards import read_table, read_tables
+from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import Langevin
 from hopformer.physics.potentials import open_engine, potential_id, score
 from hopformer.physics.structure import center_in_vacuum
@@ -49,8 +52,10 @@ class SamplingSpec:
         if self.frames < 1 or self.every_fs < self.timestep_fs or self.states < 0:
             raise ValueError(f"mlip data: frames ≥ 1, every_fs ≥ timestep_fs, states ≥ 0 ({self})")
         if not 0 <= self.val_fraction + self.test_fraction < 1:
-            raise ValueError(f"mlip data: val_fraction + test_fraction must be in [0, 1) "
-                             f"({self.val_fraction} + {self.test_fraction})")  # fmt: skip
+            raise ValueError(
+                f"mlip data: val_fraction + test_fraction must be in [0, 1) "
+                f"({self.val_fraction} + {self.test_fraction})"
+            )
 
 
 def split_of(group: str, spec: SamplingSpec) -> str:
@@ -61,8 +66,9 @@ def split_of(group: str, spec: SamplingSpec) -> str:
     return "val" if u < spec.test_fraction + spec.val_fraction else "train"
 
 
-def _md_frames(potential: str, atoms: Atoms, temperature: float, spec: SamplingSpec,
-               seed: int) -> list[np.ndarray]:  # fmt: skip
+def _md_frames(
+    potential: str, atoms: Atoms, temperature: float, spec: SamplingSpec, seed: int
+) -> list[np.ndarray]:
     """``spec.frames`` configurations ``every_fs`` apart of Langevin MD from ``atoms``."""
     engine = open_engine(atoms, potential)
     try:
@@ -81,27 +87,50 @@ def _md_frames(potential: str, atoms: Atoms, temperature: float, spec: SamplingS
 Labelled = list[tuple[np.ndarray, float, np.ndarray]]
 
 
-def label(potential: str, numbers: np.ndarray, configs: Iterable[np.ndarray],
-          cell: np.ndarray | None = None) -> Labelled:  # fmt: skip
+def label(
+    potential: str,
+    numbers: np.ndarray,
+    configs: Iterable[np.ndarray],
+    cell: np.ndarray | None = None,
+) -> Labelled:
     """(positions, energy, forces) of each configuration on the reference potential."""
     configs = [np.asarray(c, float) for c in configs]
-    return [(x, e, f) for x, (e, f) in zip(configs, score(potential, numbers, configs, cell),
-                                           strict=True)]  # fmt: skip
+    return [
+        (x, e, f)
+        for x, (e, f) in zip(configs, score(potential, numbers, configs, cell), strict=True)
+    ]
 
 
-def _rows(source: str, group: str, numbers, labelled, cell, sha: str, spec: SamplingSpec
-          ) -> list[dict]:  # fmt: skip
+def _rows(
+    source: str, group: str, numbers, labelled, cell, sha: str, spec: SamplingSpec
+) -> list[dict]:
     split = split_of(group, spec)
     flat_cell = [] if cell is None else np.asarray(cell, float).ravel().tolist()
-    return [{"config_id": f"{group}/{k}", "source": source, "group": group, "split": split,
-             "numbers": np.asarray(numbers), "positions": x.ravel(), "cell": flat_cell,
-             "energy": e, "forces": f.ravel(), "potential_sha256": sha}
-            for k, (x, e, f) in enumerate(labelled)]  # fmt: skip
+    return [
+        {
+            "config_id": f"{group}/{k}",
+            "source": source,
+            "group": group,
+            "split": split,
+            "numbers": np.asarray(numbers),
+            "positions": x.ravel(),
+            "cell": flat_cell,
+            "energy": e,
+            "forces": f.ravel(),
+            "potential_sha256": sha,
+        }
+        for k, (x, e, f) in enumerate(labelled)
+    ]
 
 
-def cluster_rows(potential: str, cluster: Atoms, minima: Sequence[np.ndarray],
-                 bands: Sequence[tuple[str, np.ndarray]], spec: SamplingSpec,
-                 log=lambda m: None) -> list[dict]:  # fmt: skip
+def cluster_rows(
+    potential: str,
+    cluster: Atoms,
+    minima: Sequence[np.ndarray],
+    bands: Sequence[tuple[str, np.ndarray]],
+    spec: SamplingSpec,
+    log=lambda m: None,
+) -> list[dict]:
     """The ``splicing``, ``hot`` and ``neb`` rows of the campaign's cluster: ``minima`` are
     visited states' positions, ``bands`` (id, images × N × 3) validated NEB bands."""
     sha = potential_id(potential)
@@ -111,28 +140,29 @@ def cluster_rows(potential: str, cluster: Atoms, minima: Sequence[np.ndarray],
     chosen = rng.choice(len(minima), size=min(spec.states, len(minima)), replace=False)
     for n, k in enumerate(sorted(chosen)):
         atoms = center_in_vacuum(Atoms(numbers=numbers, positions=minima[k]), 10.0)
-        frames = [atoms.positions] + _md_frames(potential, atoms, spec.temperature, spec,
-                                                spec.seed * 1000 + n + 1)  # fmt: skip
-        rows += _rows("splicing", f"splicing-{k}", numbers, label(potential, numbers, frames),
-                      None, sha, spec)  # fmt: skip
+        frames = [atoms.positions] + _md_frames(
+            potential, atoms, spec.temperature, spec, spec.seed * 1000 + n + 1
+        )
+        rows += _rows(
+            "splicing", f"splicing-{k}", numbers, label(potential, numbers, frames), None, sha, spec
+        )
     log(f"splicing: {len(rows)} configurations from {len(chosen)} visited minima")
     atoms = center_in_vacuum(cluster.copy(), 10.0)
     for n, t in enumerate(spec.hot_temperatures):
         frames = _md_frames(potential, atoms, t, spec, spec.seed * 2000 + n + 1)
-        rows += _rows("hot", f"hot-T{t:g}", numbers, label(potential, numbers, frames), None,
-                      sha, spec)  # fmt: skip
+        rows += _rows(
+            "hot", f"hot-T{t:g}", numbers, label(potential, numbers, frames), None, sha, spec
+        )
     for band_id, images in list(bands)[: spec.bands]:
-        rows += _rows("neb", f"neb-{band_id}", numbers, label(potential, numbers, images), None,
-                      sha, spec)  # fmt: skip
+        rows += _rows(
+            "neb", f"neb-{band_id}", numbers, label(potential, numbers, images), None, sha, spec
+        )
     log(f"cluster total: {len(rows)} configurations")
     return rows
 
 
-def bulk_rows(potential: str, element: str, spec: SamplingSpec, log=lambda m: None
-              ) -> list[dict]:  # fmt: skip
+def bulk_rows(potential: str, element: str, spec: SamplingSpec, log=lambda m: None) -> list[dict]:
     """The ``bulk`` rows: a periodic fcc cell at each temperature and lattice scale."""
-    from hopformer.surrogates.reference import bulk_cell
-
     sha = potential_id(potential)
     rows: list[dict] = []
     n = 0
@@ -141,9 +171,15 @@ def bulk_rows(potential: str, element: str, spec: SamplingSpec, log=lambda m: No
             atoms = bulk_cell(element, spec.bulk_cells, spec.lattice_constant * scale)
             n += 1
             frames = _md_frames(potential, atoms, t, spec, spec.seed * 3000 + n)
-            rows += _rows("bulk", f"bulk-T{t:g}-a{scale:g}", atoms.numbers,
-                          label(potential, atoms.numbers, frames, atoms.cell.array),
-                          atoms.cell.array, sha, spec)  # fmt: skip
+            rows += _rows(
+                "bulk",
+                f"bulk-T{t:g}-a{scale:g}",
+                atoms.numbers,
+                label(potential, atoms.numbers, frames, atoms.cell.array),
+                atoms.cell.array,
+                sha,
+                spec,
+            )
     log(f"bulk: {len(rows)} configurations")
     return rows
 
@@ -151,16 +187,41 @@ def bulk_rows(potential: str, element: str, spec: SamplingSpec, log=lambda m: No
 def read_configs(path, split: str | None = None) -> list[dict]:
     """MLIP_DATA rows as arrays: numbers, positions (N, 3), cell (3, 3) or None, energy,
     forces (N, 3), plus source, group, split, config_id; only ``split`` if given."""
-    from hopformer.data import schema
-    from hopformer.data.shards import read_table
-
     out = []
     for r in read_table(path, schema.MLIP_DATA).to_pylist():
         if split is not None and r["split"] != split:
             continue
         n = len(r["numbers"])
-        out.append({**r, "numbers": np.asarray(r["numbers"], np.int64),
-                    "positions": np.reshape(r["positions"], (n, 3)),
-                    "forces": np.reshape(r["forces"], (n, 3)),
-                    "cell": np.reshape(r["cell"], (3, 3)) if r["cell"] else None})  # fmt: skip
+        out.append(
+            {
+                **r,
+                "numbers": np.asarray(r["numbers"], np.int64),
+                "positions": np.reshape(r["positions"], (n, 3)),
+                "forces": np.reshape(r["forces"], (n, 3)),
+                "cell": np.reshape(r["cell"], (3, 3)) if r["cell"] else None,
+            }
+        )
     return out
+
+
+def visited_minima(dataset: Sequence[str], natoms: int) -> list[np.ndarray]:
+    """Every distinct minimum of the campaign's dataset splits (initial and final states), in
+    state-id order."""
+    minima: dict[int, np.ndarray] = {}
+    for r in read_tables(dataset, schema.DATASET).to_pylist():
+        for key, state in (
+            ("initial_positions", r["initial_state"]),
+            ("final_positions", r["final_state"]),
+        ):
+            minima.setdefault(state, np.reshape(r[key], (natoms, 3)))
+    return [minima[k] for k in sorted(minima)]
+
+
+def validated_bands(validation: Sequence[str], natoms: int) -> list[tuple[str, np.ndarray]]:
+    """(transition id, band images (M, N, 3)) of every validated one-step transition."""
+    bands = []
+    for path in validation:
+        for r in read_table(path, schema.VALIDATION).to_pylist():
+            if r["neb_status"] == "ok":
+                bands.append((r["transition_id"], np.reshape(r["path_positions"], (-1, natoms, 3))))
+    return bands

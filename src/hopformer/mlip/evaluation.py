@@ -1,4 +1,4 @@
-"""Judging the MLIP against the reference potential (issue 8): errors on held-out
+"""Judging the MLIP against the reference potential: errors on held-out
 configurations, NEB barriers of validated transitions, an NVE run's stability and energy
 conservation, and speed per atom and step beside EAM on the same machine."""
 
@@ -10,15 +10,22 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms, units
 
-from hopformer.physics.engine import NVE
+from hopformer.data import schema
+from hopformer.data.shards import read_table
+from hopformer.mlip.calculator import load_network
+from hopformer.mlip.data import read_configs
+from hopformer.mlip.training import Graphs, metrics
+from hopformer.physics.clusters import bulk_cell
+from hopformer.physics.engine import NVE, maxwell_boltzmann
+from hopformer.physics.md import md_speed
+from hopformer.physics.neb import run_neb
 from hopformer.physics.potentials import open_engine
+from hopformer.physics.relax import Relaxer
 from hopformer.physics.structure import center_in_vacuum
 
 
 def errors_by_source(model, configs: Sequence[dict]) -> dict:
     """Energy and force MAE/RMSE of ``configs`` overall and per source."""
-    from hopformer.mlip.training import Graphs, metrics
-
     p = next(model.parameters())
     out = {"all": metrics(model, Graphs(configs, model.config.cutoff, p.dtype, p.device))}
     for source in sorted({c["source"] for c in configs}):
@@ -27,18 +34,22 @@ def errors_by_source(model, configs: Sequence[dict]) -> dict:
     return out
 
 
-def barriers(mlip: str, reference: str, transitions: Sequence[dict], images: int = 9,
-             fmax: float = 0.05, steps: int = 1000, log=lambda m: None) -> list[dict]:  # fmt: skip
+def barriers(
+    mlip: str,
+    reference: str,
+    transitions: Sequence[dict],
+    images: int = 9,
+    fmax: float = 0.05,
+    steps: int = 1000,
+    log=lambda m: None,
+) -> list[dict]:
     """Each transition's barrier on the MLIP beside the reference's: both ends relaxed on
     the MLIP, one NEB band (no splitting), barrier = max − initial. An MLIP minimum counts as
     the same end when it lies in the reference state's basin (quenched on the reference
     potential it returns to that state; the two potentials' minima differ by more than the
     state-identity tolerance where the landscape is soft). ``transitions`` are VALIDATION rows
     with a reference barrier."""
-    from hopformer.model.evaluation import Judge
-    from hopformer.validation.neb import run_neb
-
-    judge, ref = Judge(mlip), Judge(reference)
+    judge, ref = Relaxer(mlip), Relaxer(reference)
 
     def in_basin(x_mlip: np.ndarray, x_ref: np.ndarray, numbers: np.ndarray) -> bool:
         back = ref.relax(x_mlip, numbers)
@@ -67,8 +78,9 @@ def barriers(mlip: str, reference: str, transitions: Sequence[dict], images: int
             elif not (in_basin(a.positions, x0, numbers) and in_basin(b.positions, x1, numbers)):
                 row["status"] = "end_moved"  # the MLIP's minimum is in another basin
             else:
-                band = run_neb(mlip, numbers, a.positions, b.positions, images=images,
-                               fmax=fmax, steps=steps)  # fmt: skip
+                band = run_neb(
+                    mlip, numbers, a.positions, b.positions, images=images, fmax=fmax, steps=steps
+                )
                 row["mlip_delta_energy"] = float(b.energy - a.energy)
                 if band.status != "ok":
                     row["status"] = f"band_{band.status}"
@@ -76,8 +88,10 @@ def barriers(mlip: str, reference: str, transitions: Sequence[dict], images: int
                     row["mlip_barrier"] = float(band.barrier)
                     row["barrier_error_mev"] = (row["mlip_barrier"] - t["barrier"]) * 1e3
             row["seconds"] = time.perf_counter() - start
-            log(f"{row['transition_id']}: {row['status']} EAM {t['barrier']:.4f} eV, "
-                f"MLIP {row['mlip_barrier']}")  # fmt: skip
+            log(
+                f"{row['transition_id']}: {row['status']} EAM {t['barrier']:.4f} eV, "
+                f"MLIP {row['mlip_barrier']}"
+            )
             out.append(row)
     finally:
         judge.close()
@@ -121,20 +135,81 @@ def nve_stability(
     finally:
         engine.close()
     e = np.array(energies)
-    return {"simulated_ps": len(e) * every_fs / 1000, "blew_up": blew_up,
-            "energy_drift_mev_atom": float((e[-1] - e[0]) / n * 1e3),
-            "energy_spread_mev_atom": float(np.ptp(e) / n * 1e3),
-            "max_temperature": float(max(temps)), "min_distance": float(min(closest)),
-            "wall_s": wall}  # fmt: skip
+    return {
+        "simulated_ps": len(e) * every_fs / 1000,
+        "blew_up": blew_up,
+        "energy_drift_mev_atom": float((e[-1] - e[0]) / n * 1e3),
+        "energy_spread_mev_atom": float(np.ptp(e) / n * 1e3),
+        "max_temperature": float(max(temps)),
+        "min_distance": float(min(closest)),
+        "wall_s": wall,
+    }
 
 
 def speed(potential: str, atoms: Atoms, steps: int = 50, timestep_fs: float = 2.0) -> float:
     """µs per atom per MD step on ``potential`` (NVE from a 300 K start), this machine."""
-    from hopformer.physics.engine import maxwell_boltzmann
-    from hopformer.surrogates.judge import reference_speed
-
     v = maxwell_boltzmann(atoms, 300.0, 1) * units.fs  # Å/fs
     cell = atoms.cell.array if atoms.pbc.all() else None
-    per_ps = reference_speed(potential, atoms.numbers, atoms.positions, v, cell, timestep_fs,
-                             steps * timestep_fs / 1000)  # fmt: skip
+    per_ps = md_speed(
+        potential, atoms.numbers, atoms.positions, v, cell, timestep_fs, steps * timestep_fs / 1000
+    )
     return per_ps * timestep_fs / 1000 / len(atoms) * 1e6
+
+
+def evaluate_mlip(
+    model_path: str,
+    data: str,
+    potential: str,
+    cluster: Atoms,
+    validation: Sequence[str],
+    temperature: float,
+    md_ps: float,
+    barrier_count: int,
+    images: int,
+    neb_fmax: float,
+    bulk: tuple[str, str, float] | None = None,
+    log=lambda m: None,
+) -> tuple[dict, list[dict]]:
+    """The whole judgement of a trained MLIP: (summary, one barrier row per compared
+    transition). Test-split errors per source; NEB barriers of validated transitions whose
+    bands it never trained on (held-out bands first); an NVE run beside the same run on the
+    reference; speed per atom and step beside the reference, and on periodic ``bulk``
+    (its EAM file, element, lattice constant) when given."""
+    model = load_network(model_path)
+    configs = read_configs(data)
+    summary = {"test_errors": errors_by_source(model, [c for c in configs if c["split"] == "test"])}
+    log(str(summary["test_errors"]["all"]))
+    bands = [(c["group"][len("neb-") :], c["split"]) for c in configs if c["source"] == "neb"]
+    held_out = {band for band, split in bands if split != "train"}
+    trained = {band for band, split in bands if split == "train"}
+    rows = [
+        r
+        for path in validation
+        for r in read_table(path, schema.VALIDATION).to_pylist()
+        if r["neb_status"] == "ok" and r["transition_id"] not in trained
+    ]
+    rows.sort(key=lambda r: (r["transition_id"] not in held_out, r["transition_id"]))
+    found = barriers(
+        model_path, potential, rows[:barrier_count], fmax=neb_fmax, images=images, log=log
+    )
+    errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
+    summary["barriers"] = {
+        "transitions": len(found),
+        "compared": len(errs),
+        "mae_mev": float(np.mean(errs)) if errs else None,
+        "max_abs_error_mev": float(max(errs)) if errs else None,
+        "within_20_mev": int(sum(e <= 20 for e in errs)),
+    }
+    summary["nve"] = nve_stability(model_path, cluster, temperature, md_ps)
+    summary["nve_reference"] = nve_stability(potential, cluster, temperature, md_ps)
+    s = summary["speed_us_per_atom_step"] = {
+        "mlip": speed(model_path, cluster),
+        "eam": speed(potential, cluster),
+    }
+    if bulk is not None:
+        bulk_potential, element, lattice_constant = bulk
+        cell = bulk_cell(element, 3, lattice_constant)
+        s["mlip_bulk"] = speed(model_path, cell)
+        s["eam_bulk"] = speed(bulk_potential, cell)
+    s["mlip_over_eam"] = s["mlip"] / s["eam"]
+    return summary, found

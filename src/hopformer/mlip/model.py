@@ -1,4 +1,4 @@
-"""An attention-based machine-learning interatomic potential (issue 8, MLANet-style).
+"""An attention-based machine-learning interatomic potential (MLANet-style).
 
 Energy E(positions, species, cell) of a free cluster or a periodic cell; forces −∂E/∂x and
 the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the energy.
@@ -66,8 +66,12 @@ class MlipConfig:
 def envelope(d: torch.Tensor, p: int = 6) -> torch.Tensor:
     """DimeNet's polynomial cutoff u(d), d = r/r_c: u(0) = 1, u(1) = u'(1) = u''(1) = 0."""
     d = d.clamp(0.0, 1.0)
-    return (1.0 - (p + 1) * (p + 2) / 2 * d**p + p * (p + 2) * d ** (p + 1)
-            - p * (p + 1) / 2 * d ** (p + 2))  # fmt: skip
+    return (
+        1.0
+        - (p + 1) * (p + 2) / 2 * d**p
+        + p * (p + 2) * d ** (p + 1)
+        - p * (p + 1) / 2 * d ** (p + 2)
+    )
 
 
 def spherical_harmonics(u: torch.Tensor, lmax: int) -> torch.Tensor:
@@ -80,13 +84,24 @@ def spherical_harmonics(u: torch.Tensor, lmax: int) -> torch.Tensor:
         out += [s3 * x, s3 * y, s3 * z]
     if lmax >= 2:
         s15, s5 = math.sqrt(15.0), math.sqrt(5.0)
-        out += [s15 * x * y, s15 * y * z, s5 / 2 * (3 * z * z - 1), s15 * x * z,
-                s15 / 2 * (x * x - y * y)]  # fmt: skip
+        out += [
+            s15 * x * y,
+            s15 * y * z,
+            s5 / 2 * (3 * z * z - 1),
+            s15 * x * z,
+            s15 / 2 * (x * x - y * y),
+        ]
     if lmax >= 3:
         a, b, c, d = math.sqrt(70) / 4, math.sqrt(105), math.sqrt(42) / 4, math.sqrt(7) / 2
-        out += [a * y * (3 * x * x - y * y), b * x * y * z, c * y * (5 * z * z - 1),
-                d * z * (5 * z * z - 3), c * x * (5 * z * z - 1), b / 2 * z * (x * x - y * y),
-                a * x * (x * x - 3 * y * y)]  # fmt: skip
+        out += [
+            a * y * (3 * x * x - y * y),
+            b * x * y * z,
+            c * y * (5 * z * z - 1),
+            d * z * (5 * z * z - 3),
+            c * x * (5 * z * z - 1),
+            b / 2 * z * (x * x - y * y),
+            a * x * (x * x - 3 * y * y),
+        ]
     return torch.stack(out, -1)
 
 
@@ -121,8 +136,9 @@ class _Interaction(nn.Module):
         score = g * s_geo + (1 - g) * s_chem  # (E, heads)
         # softmax over i's neighbours with a sink of weight 1, scaled by the envelope
         top = torch.zeros((n_atoms, heads), dtype=h.dtype, device=h.device)
-        top = top.scatter_reduce(0, i[:, None].expand(-1, heads), score.detach(), "amax",
-                                 include_self=True)  # fmt: skip
+        top = top.scatter_reduce(
+            0, i[:, None].expand(-1, heads), score.detach(), "amax", include_self=True
+        )
         w_edge = env[:, None] * torch.exp(score - top[i])
         norm = torch.exp(-top).index_add(0, i, w_edge)
         alpha = w_edge / norm[i]  # (E, heads)
@@ -160,8 +176,14 @@ class MlipNetwork(nn.Module):
         rc = self.config.cutoff
         return math.sqrt(2.0 / rc) * torch.sin(self.freq * r[:, None]) / r[:, None]
 
-    def forward(self, x: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
-                offsets: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        numbers: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        offsets: torch.Tensor,
+    ) -> torch.Tensor:
         rij = x[j] - x[i] + offsets
         r = rij.norm(dim=-1).clamp_min(1e-9)
         env = envelope(r / self.config.cutoff)
@@ -172,8 +194,11 @@ class MlipNetwork(nn.Module):
         for layer in self.layers:
             h = layer(h, numbers, i, j, rbf, sh, env, n)
         pool = torch.softmax(self.attend(h).squeeze(-1), 0)
-        learned = (self.atom_energy(h).sum() + n * self.mean_energy(h.mean(0)).squeeze()
-                   + n * (pool[:, None] * self.attention_energy(h)).sum())  # fmt: skip
+        learned = (
+            self.atom_energy(h).sum()
+            + n * self.mean_energy(h.mean(0)).squeeze()
+            + n * (pool[:, None] * self.attention_energy(h)).sum()
+        )
         return self.reference[numbers].sum() + self.scale * learned
 
     @torch.no_grad()
@@ -198,9 +223,14 @@ class MlipNetwork(nn.Module):
         return model
 
 
-def energy_forces(model: MlipNetwork, positions: np.ndarray, numbers: np.ndarray,
-                  cell: np.ndarray | None = None, stress: bool = False,
-                  create_graph: bool = False) -> dict:  # fmt: skip
+def energy_forces(
+    model: MlipNetwork,
+    positions: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray | None = None,
+    stress: bool = False,
+    create_graph: bool = False,
+) -> dict:
     """Energy (eV), forces (N, 3) eV/Å and, for a periodic cell with ``stress``, the stress
     (3, 3) eV/Å³ = (1/V) ∂E/∂ε, as torch tensors (differentiable with ``create_graph``)."""
     p = next(model.parameters())
@@ -211,11 +241,13 @@ def energy_forces(model: MlipNetwork, positions: np.ndarray, numbers: np.ndarray
     strain = torch.zeros((3, 3), dtype=dtype, device=device, requires_grad=stress)
     deform = torch.eye(3, dtype=dtype, device=device) + strain
     cell_t = t(cell) @ deform if cell is not None else None
-    offsets = t(s) @ cell_t if cell is not None else torch.zeros((len(i), 3), dtype=dtype,
-                                                                  device=device)  # fmt: skip
+    offsets = (
+        t(s) @ cell_t if cell is not None else torch.zeros((len(i), 3), dtype=dtype, device=device)
+    )
     z = torch.as_tensor(numbers, dtype=torch.long, device=device)
-    e = model(x @ deform, z, torch.as_tensor(i, device=device), torch.as_tensor(j, device=device),
-              offsets)  # fmt: skip
+    e = model(
+        x @ deform, z, torch.as_tensor(i, device=device), torch.as_tensor(j, device=device), offsets
+    )
     wrt = [x, strain] if stress else [x]
     grads = torch.autograd.grad(e, wrt, create_graph=create_graph)
     out = {"energy": e, "forces": -grads[0]}

@@ -15,31 +15,38 @@ weights as an uninterrupted one.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from hopformer.ml.loop import Schedule, fingerprint, fit, seeded_init
+from hopformer.ml.modelfile import save_model_file
 from hopformer.mlip.model import MlipConfig, MlipNetwork
-from hopformer.model.training import ProgressBar, resume, rng, save_checkpoint
-from hopformer.physics.io import atomic_path, write_json_atomic, write_text_atomic
 from hopformer.physics.structure import neighbours
+from hopformer.streams import MLIP_STEP, rng
 
+KIND = "mlip"
+LOSS_COLUMNS = (
+    "step",
+    "loss",
+    "energy_mae_mev_atom",
+    "force_mae_mev_a",
+    "val_energy_mae_mev_atom",
+    "val_force_mae_mev_a",
+)
+GRAD_CLIP = 100.0  # only a runaway gradient is clipped
 E_UNIT = 1e-3  # eV per atom: the energy target
 F_UNIT = 0.02  # eV/Å: the force target
-STEP_STREAM = 41
 
 
 @dataclass(frozen=True)
 class MlipTrainConfig:
     steps: int = 2000
-    batch: int = 4
+    batch_size: int = 4
     learning_rate: float = 2e-3
     energy_weight: float = 0.1
     force_weight: float = 1.0
@@ -49,7 +56,7 @@ class MlipTrainConfig:
     float64: bool = False
 
     def __post_init__(self):
-        for name in ("steps", "batch", "checkpoint_every", "eval_every"):
+        for name in ("steps", "batch_size", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"mlip training {name} must be ≥ 1, got {getattr(self, name)}")
 
@@ -63,10 +70,17 @@ class Graphs:
             i, j, s = neighbours(c["positions"], c["cell"], cutoff)
             t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
             offsets = t(s) @ t(c["cell"]) if c["cell"] is not None else t(np.zeros((len(i), 3)))
-            self.items.append((t(c["positions"]), torch.as_tensor(c["numbers"], device=device),
-                               torch.as_tensor(i, device=device),
-                               torch.as_tensor(j, device=device), offsets,
-                               float(c["energy"]), t(c["forces"])))  # fmt: skip
+            self.items.append(
+                (
+                    t(c["positions"]),
+                    torch.as_tensor(c["numbers"], device=device),
+                    torch.as_tensor(i, device=device),
+                    torch.as_tensor(j, device=device),
+                    offsets,
+                    float(c["energy"]),
+                    t(c["forces"]),
+                )
+            )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -80,15 +94,18 @@ def predict(model: MlipNetwork, item, create_graph: bool) -> tuple[torch.Tensor,
     return e, -g
 
 
-def loss_terms(model: MlipNetwork, item, config: MlipTrainConfig, create_graph: bool = True
-               ) -> tuple[torch.Tensor, float, float]:  # fmt: skip
+def loss_terms(
+    model: MlipNetwork, item, config: MlipTrainConfig, create_graph: bool = True
+) -> tuple[torch.Tensor, float, float]:
     """(loss, |ΔE|/N in eV, mean |ΔF| in eV/Å) of one configuration."""
     e, f = predict(model, item, create_graph)
     n = item[0].shape[0]
     de = (e - item[5]) / n
     df = f - item[6]
-    loss = config.energy_weight * (de / E_UNIT) ** 2 + config.force_weight * (
-        (df / F_UNIT) ** 2).mean()  # fmt: skip
+    loss = (
+        config.energy_weight * (de / E_UNIT) ** 2
+        + config.force_weight * ((df / F_UNIT) ** 2).mean()
+    )
     return loss, float(de.detach().abs()), float(df.detach().abs().mean())
 
 
@@ -102,11 +119,13 @@ def metrics(model: MlipNetwork, graphs: Graphs) -> dict:
     de, df = np.array(de), np.concatenate(df) if df else np.zeros(0)
     if not len(de):
         return {"configurations": 0}
-    return {"configurations": len(de),
-            "energy_mae_mev_atom": float(np.abs(de).mean() * 1e3),
-            "energy_rmse_mev_atom": float(np.sqrt((de**2).mean()) * 1e3),
-            "force_mae_mev_a": float(np.abs(df).mean() * 1e3),
-            "force_rmse_mev_a": float(np.sqrt((df**2).mean()) * 1e3)}  # fmt: skip
+    return {
+        "configurations": len(de),
+        "energy_mae_mev_atom": float(np.abs(de).mean() * 1e3),
+        "energy_rmse_mev_atom": float(np.sqrt((de**2).mean()) * 1e3),
+        "force_mae_mev_a": float(np.abs(df).mean() * 1e3),
+        "force_rmse_mev_a": float(np.sqrt((df**2).mean()) * 1e3),
+    }
 
 
 def data_checksum(configs: Sequence[dict]) -> str:
@@ -118,18 +137,9 @@ def data_checksum(configs: Sequence[dict]) -> str:
     return h.hexdigest()
 
 
-def fingerprint(model: MlipConfig, train: MlipTrainConfig, data: str) -> str:
-    blob = json.dumps({"model": asdict(model), "train": asdict(train), "data": data},
-                      sort_keys=True)  # fmt: skip
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def new_network(config: MlipConfig, train: MlipTrainConfig, configs: Sequence[dict]
-                ) -> MlipNetwork:  # fmt: skip
-    torch.manual_seed(train.seed)
-    model = MlipNetwork(config)
-    model.fit_reference([c["numbers"] for c in configs], np.array([c["energy"]
-                                                                   for c in configs]))  # fmt: skip
+def new_network(config: MlipConfig, train: MlipTrainConfig, configs: Sequence[dict]) -> MlipNetwork:
+    model = seeded_init(train.seed, lambda: MlipNetwork(config))
+    model.fit_reference([c["numbers"] for c in configs], np.array([c["energy"] for c in configs]))
     return model.double() if train.float64 else model
 
 
@@ -148,24 +158,16 @@ def train(
     if not train_configs:
         raise ValueError("mlip: the training split is empty")
     dev = torch.device(device)
-    fp = fingerprint(model_config, config, data_checksum(train_configs))
+    fp = fingerprint(asdict(model_config), asdict(config), data_checksum(train_configs))
     model = new_network(model_config, config, train_configs).to(dev)
     dtype = next(model.parameters()).dtype
     train_graphs = Graphs(train_configs, model_config.cutoff, dtype, dev)
     val_graphs = Graphs(val_configs, model_config.cutoff, dtype, dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    last = Path(checkpoint_dir) / "last.pt"
-    step0, rows = resume(last, fp, model, optimiser, dev, log)
-    bar = ProgressBar(config.steps, step0)
-    t0 = time.perf_counter()
-    for step in range(step0, config.steps):
-        lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step
-                                                                     / config.steps)))  # fmt: skip
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        size = min(config.batch, len(train_graphs))
-        pick = rng(config.seed, STEP_STREAM, step).choice(len(train_graphs), size, replace=False)
-        optimiser.zero_grad(set_to_none=True)
+
+    def step_loss(step: int) -> tuple[float, dict]:
+        size = min(config.batch_size, len(train_graphs))
+        pick = rng(config.seed, MLIP_STEP, step).choice(len(train_graphs), size, replace=False)
         total, e_err, f_err = 0.0, 0.0, 0.0
         for k in pick:
             loss, de, df = loss_terms(model, train_graphs.items[k], config)
@@ -173,42 +175,44 @@ def train(
             total += float(loss.detach()) / len(pick)
             e_err += de * 1e3 / len(pick)
             f_err += df * 1e3 / len(pick)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
-        optimiser.step()
-        row = {"step": step, "loss": total, "energy_mae_mev_atom": e_err, "force_mae_mev_a": f_err,
-               "val_energy_mae_mev_atom": "", "val_force_mae_mev_a": ""}  # fmt: skip
+        return total, {"loss": total, "energy_mae_mev_atom": e_err, "force_mae_mev_a": f_err}
+
+    def evaluate(step: int) -> dict:
         if len(val_graphs) and ((step + 1) % config.eval_every == 0 or step == config.steps - 1):
             m = metrics(model, val_graphs)
-            row.update(val_energy_mae_mev_atom=m["energy_mae_mev_atom"],
-                       val_force_mae_mev_a=m["force_mae_mev_a"])  # fmt: skip
-        rows.append(row)
-        bar.update(step, total, row["val_force_mae_mev_a"] or None)
-        if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
-            save_checkpoint(last, fp, step + 1, model, optimiser, rows)
-            _write_log(loss_log, rows)
-    summary = {"steps": config.steps, "resumed_at_step": step0,
-               "train_configurations": len(train_graphs), "val_configurations": len(val_graphs),
-               "final_loss": rows[-1]["loss"], "val": metrics(model, val_graphs),
-               "seconds_this_run": time.perf_counter() - t0, "device": str(dev),
-               "parameters": sum(p.numel() for p in model.parameters()),
-               "fingerprint": fp}  # fmt: skip
-    save(model, out, summary)
-    _write_log(loss_log, rows)
+            return {
+                "val_energy_mae_mev_atom": m["energy_mae_mev_atom"],
+                "val_force_mae_mev_a": m["force_mae_mev_a"],
+            }
+        return {}
+
+    schedule = Schedule(config.steps, config.learning_rate, 0, config.checkpoint_every, GRAD_CLIP)
+    t0 = time.perf_counter()
+    step0, rows = fit(
+        model,
+        optimiser,
+        schedule,
+        step_loss,
+        fp=fp,
+        checkpoint_dir=checkpoint_dir,
+        loss_log=loss_log,
+        columns=LOSS_COLUMNS,
+        evaluate=evaluate,
+        progress="val_force_mae_mev_a",
+        device=dev,
+        log=log,
+    )
+    summary = {
+        "steps": config.steps,
+        "resumed_at_step": step0,
+        "train_configurations": len(train_graphs),
+        "val_configurations": len(val_graphs),
+        "final_loss": rows[-1]["loss"],
+        "val": metrics(model, val_graphs),
+        "seconds_this_run": time.perf_counter() - t0,
+        "device": str(dev),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "fingerprint": fp,
+    }
+    save_model_file(out, KIND, model.config.to_dict(), model, summary)
     return summary
-
-
-def save(model: MlipNetwork, path: str | os.PathLike, summary: dict) -> None:
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"kind": "hopformer-mlip", "config": model.config.to_dict(), "state": state,
-                    "summary": summary}, tmp)  # fmt: skip
-
-
-def _write_log(path, rows: list[dict]) -> None:
-    import pandas as pd
-
-    write_text_atomic(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.6g"))
-
-
-def write_summary(path, summary: dict) -> None:
-    write_json_atomic(path, summary)

@@ -78,10 +78,13 @@ class AseEngine(Engine):
             dt = integrator.timestep_fs * units.fs
             if isinstance(integrator, Langevin):
                 self._dyn = AseLangevin(
-                    self._work, dt, temperature_K=integrator.temperature_K,
+                    self._work,
+                    dt,
+                    temperature_K=integrator.temperature_K,
                     friction=1.0 / (integrator.damping_fs * units.fs),
-                    rng=np.random.default_rng(integrator.seed), fixcm=True,
-                )  # fmt: skip
+                    rng=np.random.default_rng(integrator.seed),
+                    fixcm=True,
+                )
             elif isinstance(integrator, NVE):
                 self._dyn = VelocityVerlet(self._work, dt)
             else:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.build import bulk
 from ase.cluster import Decahedron, Icosahedron, Octahedron
 from ase.data import atomic_numbers, reference_states
 from ase.io import read
@@ -89,3 +90,8 @@ def read_cluster(path: str | os.PathLike, vacuum: float = 10.0) -> Atoms:
     atoms = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions())
     check_overlaps(atoms, source=str(path))
     return center_in_vacuum(atoms, vacuum)
+
+
+def bulk_cell(element: str, cells: int, lattice_constant: float) -> Atoms:
+    """A periodic fcc supercell of ``cells``³ cubic cells (4 atoms each)."""
+    return bulk(element, "fcc", a=lattice_constant, cubic=True).repeat(cells)

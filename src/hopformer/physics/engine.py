@@ -15,6 +15,8 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
+from hopformer.streams import LAMMPS_SEEDS
+
 
 @dataclass(frozen=True)
 class NVE:
@@ -37,8 +39,8 @@ class Langevin:
             raise ValueError(
                 f"Langevin needs positive temperature_K, timestep_fs and damping_fs, got {self}"
             )
-        if not (0 < self.seed < 900_000_000):
-            raise ValueError(f"Langevin seed must be in 1..899999999, got {self.seed}")
+        if not (0 < self.seed <= LAMMPS_SEEDS):
+            raise ValueError(f"Langevin seed must be in 1..{LAMMPS_SEEDS}, got {self.seed}")
 
 
 Integrator = NVE | Langevin
@@ -73,7 +75,11 @@ class Engine(ABC):
     def set_positions(self, positions: np.ndarray) -> None: ...
 
     @abstractmethod
-    def get_positions(self) -> np.ndarray: ...
+    def get_positions(self) -> np.ndarray:
+        """Positions in Å, in the order of ``atoms``. In a periodic cell they are wrapped into
+        the cell; an atom on a cell face may come back one lattice vector away from where it
+        was set (float rounding decides the side), so compare periodic positions modulo the
+        cell (:func:`hopformer.physics.structure.minimum_image`)."""
 
     @abstractmethod
     def set_velocities(self, velocities: np.ndarray) -> None: ...
@@ -151,7 +157,9 @@ def remove_rotation(positions: np.ndarray, masses: np.ndarray, v: np.ndarray) ->
     com = (masses[:, None] * positions).sum(0) / masses.sum()
     r = positions - com
     L = (masses[:, None] * np.cross(r, v)).sum(0)
-    inertia = (masses[:, None, None] * ((r * r).sum(1)[:, None, None] * np.eye(3)
-               - r[:, :, None] * r[:, None, :])).sum(0)  # fmt: skip
+    inertia = (
+        masses[:, None, None]
+        * ((r * r).sum(1)[:, None, None] * np.eye(3) - r[:, :, None] * r[:, None, :])
+    ).sum(0)
     omega = np.linalg.lstsq(inertia, L, rcond=None)[0]
     return v - np.cross(omega, r)

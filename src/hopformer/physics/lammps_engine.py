@@ -20,6 +20,7 @@ from hopformer.physics._lammps_import import new_instance
 from hopformer.physics.eam import read_potential
 from hopformer.physics.engine import NVE, Engine, Integrator, Langevin, MinimizeResult, fmax_of
 from hopformer.physics.structure import check_overlaps
+from hopformer.streams import LAMMPS_SEEDS
 
 # ASE velocity (Å per ASE time unit) → LAMMPS metal velocity (Å/ps).
 _V_ASE_TO_LMP = 1000.0 * units.fs
@@ -84,8 +85,12 @@ class LammpsEngine(Engine):
             cmd(f"region box block {lo[0]} {hi[0]} {lo[1]} {hi[1]} {lo[2]} {hi[2]} units box")
         cmd(f"create_box {len(symbols)} box")
         n = len(self.atoms)
-        self.lmp.create_atoms(n, list(range(1, n + 1)), self._types.tolist(),
-                              np.ascontiguousarray(pos).ravel().tolist())  # fmt: skip
+        self.lmp.create_atoms(
+            n,
+            list(range(1, n + 1)),
+            self._types.tolist(),
+            np.ascontiguousarray(pos).ravel().tolist(),
+        )
         if self.lmp.get_natoms() != n:
             raise RuntimeError(f"LAMMPS created {self.lmp.get_natoms()} of {n} atoms")
         masses = self.atoms.get_masses()
@@ -127,8 +132,9 @@ class LammpsEngine(Engine):
     def _check_shape(self, values: np.ndarray, what: str) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         if values.shape != (self.natoms, 3) or not np.isfinite(values).all():
-            raise ValueError(f"{what} must be finite with shape ({self.natoms}, 3), got "
-                             f"shape {values.shape}")  # fmt: skip
+            raise ValueError(
+                f"{what} must be finite with shape ({self.natoms}, 3), got shape {values.shape}"
+            )
         return values
 
     def set_positions(self, positions: np.ndarray) -> None:
@@ -183,7 +189,7 @@ class LammpsEngine(Engine):
             again = integrator == self._last_langevin
             self._langevin_fixes = self._langevin_fixes + 1 if again else 0
             self._last_langevin = integrator
-            seed = 1 + (integrator.seed - 1 + 104_729 * self._langevin_fixes) % 899_999_999
+            seed = 1 + (integrator.seed - 1 + 104_729 * self._langevin_fixes) % LAMMPS_SEEDS
             cmd(f"fix hf_langevin all langevin {T} {T} {damp} {seed} zero yes")
         elif not isinstance(integrator, NVE):
             raise TypeError(f"unknown integrator {integrator!r}")
@@ -199,7 +205,7 @@ class LammpsEngine(Engine):
     def minimize(self, fmax: float = 1e-3, max_steps: int = 10_000) -> MinimizeResult:
         """CG to fmax/10 (max-norm), then a FIRE polish if CG stopped above ``fmax``.
 
-        CG alone stops above the tolerance in 11–20 % of hot-cluster quenches (DESIGN §3);
+        CG alone stops above the tolerance in 11–20 % of hot-cluster quenches (docs/design.md §3);
         FIRE finishes them. Velocities are zero afterwards.
         """
         if fmax <= 0:
@@ -219,8 +225,13 @@ class LammpsEngine(Engine):
         cmd("velocity all set 0.0 0.0 0.0")
         self._fresh = True
         fm = fmax_of(f)
-        return MinimizeResult(self.get_positions(), self.energy(), fm, fm <= fmax,
-                              int(self.lmp.get_thermo("step") - step0))  # fmt: skip
+        return MinimizeResult(
+            self.get_positions(),
+            self.energy(),
+            fm,
+            fm <= fmax,
+            int(self.lmp.get_thermo("step") - step0),
+        )
 
     # -- energies -----------------------------------------------------------------------------
     def _evaluate(self) -> None:
@@ -264,8 +275,11 @@ class LammpsEAM(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        key = (tuple(self.atoms.numbers), tuple(self.atoms.pbc),
-               tuple(np.round(self.atoms.cell.array.ravel(), 12)))  # fmt: skip
+        key = (
+            tuple(self.atoms.numbers),
+            tuple(self.atoms.pbc),
+            tuple(np.round(self.atoms.cell.array.ravel(), 12)),
+        )
         if self._engine is None or key != self._key:
             if self._engine is not None:
                 self._engine.close()

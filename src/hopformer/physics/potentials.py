@@ -1,56 +1,87 @@
-"""Choosing a backend from a potential: EAM files run in LAMMPS, asap3 names in asap3,
-hopformer MLIP model files through ASE.
+"""Choosing a backend from a potential: EAM files run in LAMMPS, asap3 names in asap3, and
+other kinds through a registry of plugins.
 
-A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS), a path to a
-trained MLIP model file ``*.pt`` (:class:`~hopformer.mlip.calculator.HopformerPotential`,
-through ASE), or ``"asap3:EMT"`` / ``"asap3:Gupta"`` (asap3's own potentials, through ASE).
+A potential is named by a string: a path to a setfl/funcfl file (EAM → LAMMPS),
+``"asap3:EMT"`` / ``"asap3:Gupta"`` (asap3's own potentials, through ASE), or anything a
+registered plugin claims. Plugins are found through the ``hopformer.potentials`` entry-point
+group (pyproject.toml): the MLIP registers its model files ``*.pt`` there, so this module —
+the foundation — never imports a learned model (docs/design.md, "Imports").
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from hopformer.physics.ase_engine import AseEngine, asap_calculator
 from hopformer.physics.engine import Engine
 from hopformer.physics.io import sha256_of
+from hopformer.physics.lammps_engine import LammpsEAM, LammpsEngine
+from hopformer.physics.structure import center_in_vacuum
 
 ASAP_PREFIX = "asap3:"
+ENTRY_POINTS = "hopformer.potentials"
+
+
+class PotentialPlugin(Protocol):
+    """What a registered kind of potential provides."""
+
+    name: str
+
+    def matches(self, spec: str) -> bool: ...
+
+    def check(self, spec: str) -> None: ...
+
+    def engine(self, atoms: Atoms, spec: str) -> Engine: ...
+
+    def calculator(self, spec: str) -> Calculator: ...
+
+
+@cache
+def plugins() -> tuple[PotentialPlugin, ...]:
+    """The registered potential kinds, in entry-point name order."""
+    found = sorted(entry_points(group=ENTRY_POINTS), key=lambda ep: ep.name)
+    return tuple(ep.load() for ep in found)
+
+
+def plugin_for(potential: str | os.PathLike) -> PotentialPlugin | None:
+    """The plugin that claims ``potential``, or None (an EAM file or an asap3 name)."""
+    spec = str(potential)
+    return next((p for p in plugins() if p.matches(spec)), None)
 
 
 def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
     """An engine for ``atoms`` on ``potential`` (see module doc)."""
     spec = str(potential)
     if spec.startswith(ASAP_PREFIX):
-        from hopformer.physics.ase_engine import AseEngine, asap_calculator
-
         kind = spec[len(ASAP_PREFIX) :]
         symbols = sorted(set(atoms.get_chemical_symbols()))
         asap_calculator(kind, symbols[0])  # fail now, with the reason, on a bad name
         return AseEngine(atoms, lambda: asap_calculator(kind, symbols[0]))
-    from hopformer.physics.lammps_engine import LammpsEngine
-
     _check_file(spec)
-    if is_mlip(spec):
-        from hopformer.mlip.calculator import HopformerPotential, load_network
-        from hopformer.physics.ase_engine import AseEngine
-
-        network = load_network(spec)  # once: every calculator of this engine shares it
-        return AseEngine(atoms, lambda: HopformerPotential(network))
+    plugin = plugin_for(spec)
+    if plugin is not None:
+        return plugin.engine(atoms, spec)
     return LammpsEngine(atoms, spec)
 
 
-def score(potential: str | os.PathLike, numbers: np.ndarray, configs: Iterable[np.ndarray],
-          cell: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:  # fmt: skip
+def score(
+    potential: str | os.PathLike,
+    numbers: np.ndarray,
+    configs: Iterable[np.ndarray],
+    cell: np.ndarray | None = None,
+) -> list[tuple[float, np.ndarray]]:
     """(energy eV, forces eV/Å) of each configuration on ``potential``, one engine for all: a
     periodic ``cell``, or (None) a free cluster in a vacuum box. A non-finite configuration
     (a broken rollout) scores NaN."""
-    from hopformer.physics.structure import center_in_vacuum
-
     configs = [np.asarray(c, float) for c in configs]
     if not configs:
         return []
@@ -75,29 +106,18 @@ def calculator(potential: str | os.PathLike) -> Calculator:
     """A fresh ASE calculator on ``potential`` (NEB images, one each)."""
     spec = str(potential)
     if spec.startswith(ASAP_PREFIX):
-        from hopformer.physics.ase_engine import asap_calculator
-
         return asap_calculator(spec[len(ASAP_PREFIX) :])
     _check_file(spec)
-    if is_mlip(spec):
-        from hopformer.mlip.calculator import HopformerPotential
-
-        return HopformerPotential(spec)
-    from hopformer.physics.lammps_engine import LammpsEAM
-
-    return LammpsEAM(spec)
-
-
-def is_mlip(potential: str | os.PathLike) -> bool:
-    """Whether ``potential`` names a hopformer MLIP model file (``*.pt``)."""
-    return str(potential).endswith(".pt")
+    plugin = plugin_for(spec)
+    return plugin.calculator(spec) if plugin is not None else LammpsEAM(spec)
 
 
 def _check_file(spec: str) -> None:
     if not Path(spec).is_file():
         raise FileNotFoundError(
-            f"potential {spec!r}: no such file (expected a setfl/funcfl EAM file, a hopformer "
-            f"MLIP model file *.pt, or '{ASAP_PREFIX}EMT' / '{ASAP_PREFIX}Gupta')"
+            f"potential {spec!r}: no such file (expected a setfl/funcfl EAM file, "
+            f"{', '.join(p.name for p in plugins()) or 'a registered kind'}, or "
+            f"'{ASAP_PREFIX}EMT' / '{ASAP_PREFIX}Gupta')"
         )
 
 

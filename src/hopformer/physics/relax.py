@@ -3,7 +3,7 @@
 A candidate is relaxed with exactly the quench that identifies states in splicing
 (:func:`hopformer.physics.states.quench`, CG + FIRE polish to fmax 1e-3 eV/Å): two minimisers
 can fall into different basins from one start, so one minimiser is used everywhere
-(DESIGN.md §6). A candidate that cannot give a physical minimum is rejected with a reason,
+(docs/design.md §6). A candidate that cannot give a physical minimum is rejected with a reason,
 never raised, so a batch of candidates always completes:
 
 * ``overlap``  — two atoms closer than ``min_distance`` before relaxing (EAM tables are clamped
@@ -14,6 +14,7 @@ never raised, so a batch of candidates always completes:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,9 @@ from ase import Atoms
 from scipy.spatial.distance import pdist, squareform
 
 from hopformer.physics.engine import Engine
-from hopformer.physics.states import QUENCH_FMAX, quench
-from hopformer.physics.structure import OverlapError, check_overlaps
+from hopformer.physics.potentials import open_engine
+from hopformer.physics.states import QUENCH_FMAX, SAME_STATE_TOL, quench, same_state
+from hopformer.physics.structure import OverlapError, center_in_vacuum, check_overlaps
 
 OK = "ok"
 
@@ -45,8 +47,11 @@ class Relaxed:
 CANDIDATE_MIN_DISTANCE = 1.0  # Å
 
 
-def start_problem(positions: np.ndarray, min_distance: float = CANDIDATE_MIN_DISTANCE,
-                  numbers: np.ndarray | None = None) -> str:  # fmt: skip
+def start_problem(
+    positions: np.ndarray,
+    min_distance: float = CANDIDATE_MIN_DISTANCE,
+    numbers: np.ndarray | None = None,
+) -> str:
     """Why ``positions`` cannot be relaxed or evaluated as they are ('' when they can):
     non-finite coordinates, or two atoms closer than ``min_distance`` Å."""
     positions = np.asarray(positions, dtype=float)
@@ -84,3 +89,41 @@ def relax_candidate(
         if lonely.size:
             return Relaxed("fragmented", detail=f"atoms {lonely.tolist()} left the cluster")
     return Relaxed(OK, x, float(result.energy))
+
+
+class Relaxer:
+    """Relaxes candidates on the reference potential and compares minima: one quench and one
+    identity test everywhere. Keeps one engine per composition (atom order included)."""
+
+    def __init__(
+        self,
+        potential: str | os.PathLike,
+        fmax: float = QUENCH_FMAX,
+        tol: float = SAME_STATE_TOL,
+        vacuum: float = 10.0,
+    ):
+        self.potential, self.fmax, self.tol, self.vacuum = potential, fmax, tol, vacuum
+        self._engines: dict[tuple[int, ...], Engine] = {}
+
+    def engine(self, numbers: np.ndarray, positions: np.ndarray) -> Engine:
+        key = tuple(int(z) for z in numbers)
+        if key not in self._engines:
+            atoms = center_in_vacuum(Atoms(numbers=numbers, positions=positions), self.vacuum)
+            self._engines[key] = open_engine(atoms, self.potential)
+        return self._engines[key]
+
+    def relax(self, positions: np.ndarray, numbers: np.ndarray) -> Relaxed:
+        return relax_candidate(self.engine(numbers, positions), positions, fmax=self.fmax)
+
+    def energy(self, positions: np.ndarray, numbers: np.ndarray) -> float:
+        engine = self.engine(numbers, positions)
+        engine.set_positions(positions)
+        return float(engine.energy())
+
+    def same(self, a: np.ndarray, b: np.ndarray, numbers: np.ndarray) -> bool:
+        return same_state(a, b, numbers, self.tol)
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()

@@ -4,7 +4,7 @@ A *state* is the basin of a local minimum. Two configurations are in the same st
 their quenched (minimised) positions coincide after removing translation and rotation and
 allowing a permutation of same-element atoms.
 
-Tolerances (measured on Pt147, Zhou EAM; DESIGN.md §3): quenched to fmax ≤ 1e-3 eV/Å with
+Tolerances (measured on Pt147, Zhou EAM; docs/design.md §3): quenched to fmax ≤ 1e-3 eV/Å with
 CG + FIRE polish, two quenches of one basin differ by ≤ 0.003–0.026 Å in max atom
 displacement, while distinct minima differ by ≥ 0.27 Å (most ≥ 0.56 Å). The default
 threshold :data:`SAME_STATE_TOL` = 0.15 Å sits in that gap with margin on both sides.
@@ -25,7 +25,9 @@ from hopformer.physics.engine import Engine, MinimizeResult
 QUENCH_FMAX = 1e-3  # eV/Å
 SAME_STATE_TOL = 0.15  # Å, max atom displacement after alignment
 KEY_RESOLUTION = 1e-3  # eV, energy bin of a state key
-MOVED = 0.5  # Å: an atom displaced more than this between minima counts as moved (DESIGN §3)
+MOVED = (
+    0.5  # Å: an atom displaced more than this between minima counts as moved (docs/design.md §3)
+)
 
 
 def quench(
@@ -150,8 +152,9 @@ def state_key(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLU
     return _key(composition(numbers), _energy_bin(energy, resolution))
 
 
-def neighbour_keys(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION
-                   ) -> list[str]:  # fmt: skip
+def neighbour_keys(
+    energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION
+) -> list[str]:
     """Keys of the bin of ``energy`` and of its two neighbours (for lookups)."""
     b = _energy_bin(energy, resolution)
     comp = composition(numbers)

@@ -36,8 +36,9 @@ def center_in_vacuum(atoms: Atoms, vacuum: float = 10.0) -> Atoms:
     return atoms
 
 
-def neighbours(positions: np.ndarray, cell: np.ndarray | None, cutoff: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def neighbours(
+    positions: np.ndarray, cell: np.ndarray | None, cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, shifts) of every pair closer than ``cutoff``: r_ij = x_j − x_i + shifts·cell
     (``cell`` None: a free cluster, shifts 0)."""
     x = np.asarray(positions, dtype=float)
@@ -48,3 +49,19 @@ def neighbours(positions: np.ndarray, cell: np.ndarray | None, cutoff: float
     else:
         i, j, s = primitive_neighbor_list("ijS", (True,) * 3, np.asarray(cell, float), x, cutoff)
     return i.astype(np.int64), j.astype(np.int64), s.astype(np.float64)
+
+
+def minimum_image(d: np.ndarray, cell: np.ndarray | None) -> np.ndarray:
+    """Displacements ``d`` (..., 3) mapped to their shortest periodic image (None: free)."""
+    if cell is None:
+        return d
+    cell = np.asarray(cell, dtype=float)
+    frac = d @ np.linalg.inv(cell)
+    frac -= np.round(frac)
+    out = frac @ cell
+    # For skewed cells rounding the fractional coordinates is not always the shortest image:
+    # check the 27 neighbouring images.
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    candidates = out[..., None, :] + shifts @ cell
+    best = np.argmin((candidates**2).sum(-1), axis=-1)
+    return np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]

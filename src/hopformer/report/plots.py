@@ -18,15 +18,21 @@ def _pyplot():
 
 
 def plot_accuracy(rows: Sequence[dict], path: str | os.PathLike, title: str = "") -> None:
-    """accuracy(k) of the model beside the model-free baseline, against k / N (DESIGN.md §6)."""
+    """accuracy(k) of the model beside the model-free baseline, against k / N
+    (docs/design.md §6)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
     x = [r["k_fraction"] for r in rows]
     ax.plot(x, [100 * r["accuracy"] for r in rows], "o-", label="transformer")
     ax.plot(x, [100 * r["baseline_accuracy"] for r in rows], "s--", label="baseline (relax hint)")
     for r in rows:
-        ax.annotate(f"k={r['k']}", (r["k_fraction"], 100 * r["accuracy"]), fontsize=7,
-                    textcoords="offset points", xytext=(3, -10))  # fmt: skip
+        ax.annotate(
+            f"k={r['k']}",
+            (r["k_fraction"], 100 * r["accuracy"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(3, -10),
+        )
     n = max((r["transitions"] for r in rows), default=0)
     ax.set_xlabel("hint size k / N (atoms with known final positions)")
     ax.set_ylabel("held-out transitions reproduced, %")
@@ -49,8 +55,10 @@ def plot_mep(rows: Sequence[dict], path: str | os.PathLike, most: int = 12) -> N
     fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=120)
     drawn = [r for r in rows if r["path_images"]]
     seen = sorted((r for r in drawn if r["md_count"] > 0), key=lambda r: -r["md_count"])
-    novel = sorted((r for r in drawn if r["md_count"] == 0 and r["barrier"] is not None),
-                   key=lambda r: r["barrier"])  # fmt: skip
+    novel = sorted(
+        (r for r in drawn if r["md_count"] == 0 and r["barrier"] is not None),
+        key=lambda r: r["barrier"],
+    )
     chosen = seen[: most // 2] + novel[: most - min(len(seen), most // 2)]
     chosen += [r for r in seen[most // 2 :] if len(chosen) < most]
     for r in chosen:
@@ -72,25 +80,36 @@ def plot_mep(rows: Sequence[dict], path: str | os.PathLike, most: int = 12) -> N
     plt.close(fig)
 
 
-def plot_rates(pairs: Sequence[dict], min_count: int, temperature: float,
-               path: str | os.PathLike) -> None:  # fmt: skip
+def plot_rates(
+    pairs: Sequence[dict], min_count: int, temperature: float, path: str | os.PathLike
+) -> None:
     """hTST rate against MD rate (log–log) with the 1:1 line and the ×3 band; transitions MD
     saw at least ``min_count`` times are filled, the rest hollow."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 4.6), dpi=120)
-    for filled, group in ((True, [p for p in pairs if p["md_count"] >= min_count]),
-                          (False, [p for p in pairs if p["md_count"] < min_count])):  # fmt: skip
+    for filled, group in (
+        (True, [p for p in pairs if p["md_count"] >= min_count]),
+        (False, [p for p in pairs if p["md_count"] < min_count]),
+    ):
         if not group:
             continue
         label = f"MD count ≥ {min_count}" if filled else f"MD count < {min_count}"
-        ax.errorbar([p["md_rate_per_ps"] for p in group], [p["htst_rate_per_ps"] for p in group],
-                    xerr=_log_error_bars(group), fmt="o",
-                    mfc=None if filled else "none", ms=5, label=label, alpha=0.8)  # fmt: skip
+        ax.errorbar(
+            [p["md_rate_per_ps"] for p in group],
+            [p["htst_rate_per_ps"] for p in group],
+            xerr=_log_error_bars(group),
+            fmt="o",
+            mfc=None if filled else "none",
+            ms=5,
+            label=label,
+            alpha=0.8,
+        )
     values = [v for p in pairs for v in (p["md_rate_per_ps"], p["htst_rate_per_ps"]) if v > 0]
     lo, hi = (min(values) / 3, max(values) * 3) if values else (1e-3, 1.0)
     ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="hTST = MD")
-    ax.fill_between([lo, hi], [lo / 3, hi / 3], [lo * 3, hi * 3], color="grey", alpha=0.15,
-                    label="within ×3")  # fmt: skip
+    ax.fill_between(
+        [lo, hi], [lo / 3, hi / 3], [lo * 3, hi * 3], color="grey", alpha=0.15, label="within ×3"
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
@@ -123,10 +142,11 @@ def plot_rollout(run: str, curves: dict, path: str | os.PathLike) -> None:
     axes[0].set_xlabel("time, fs")
     axes[0].set_ylabel("RMS position error, pm")
     lag = t[: len(curves["msd_model"])]
-    panels = ((axes[1], lag, "msd", "lag, fs", "MSD, Å²"),
-              (axes[2], curves["r"], "rdf", "r, Å", "g(r) / pair distances"),
-              (axes[3], curves["frequency_thz"], "vdos", "frequency, THz",
-               "VACF spectrum"))  # fmt: skip
+    panels = (
+        (axes[1], lag, "msd", "lag, fs", "MSD, Å²"),
+        (axes[2], curves["r"], "rdf", "r, Å", "g(r) / pair distances"),
+        (axes[3], curves["frequency_thz"], "vdos", "frequency, THz", "VACF spectrum"),
+    )
     for ax, x, key, xlabel, ylabel in panels:
         ax.plot(x, curves[f"{key}_reference"], label="reference MD")
         ax.plot(x, curves[f"{key}_model"], "--", label="surrogate")

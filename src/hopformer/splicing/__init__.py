@@ -1,3 +1,3 @@
-"""Parallel trajectory splicing in jobs (DESIGN.md §4): segment workers
+"""Parallel trajectory splicing in jobs (docs/design.md §4): segment workers
 (:mod:`~hopformer.splicing.segments`), the round aggregator and scheduler
 (:mod:`~hopformer.splicing.splice`) and MD-observed rates (:mod:`~hopformer.splicing.rates`)."""

@@ -43,7 +43,7 @@ class SegmentSpec:
 
     temperature: float
     segments: int = 5
-    segment_ps: float = 20.0
+    segment_ps: float = 50.0
     block_ps: float = 1.0
     dephase_ps: float = 1.0
     dephase_tries: int = 20

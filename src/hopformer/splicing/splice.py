@@ -29,11 +29,11 @@ from hopformer.data import schema
 from hopformer.data.shards import read_table, to_table, write_table
 from hopformer.physics.io import write_json_atomic
 from hopformer.physics.states import SAME_STATE_TOL, neighbour_keys, same_state, state_key
+from hopformer.streams import SCHEDULER, rng
 
 ROUND_FILES = ("states", "segments", "edges", "frontier")
-# The scheduler's random stream is (seed, round, SCHEDULER_STREAM); workers use (seed, round,
+# The scheduler draws from (seed, round, streams.SCHEDULER); workers use (seed, round,
 # worker) with worker ≤ 999, so the streams never coincide.
-SCHEDULER_STREAM = 1 << 20
 
 
 class StateRegistry:
@@ -188,7 +188,7 @@ def splice_round(
         end_state,
         next_workers,
         segments_per_worker,
-        np.random.default_rng(np.random.SeedSequence([seed, inp.round, SCHEDULER_STREAM])),
+        rng(seed, inp.round, SCHEDULER),
     )
 
     out = round_paths(out_dir)

@@ -1,2 +1,2 @@
-"""Trajectory surrogates (issue 7): the direct trajectory predictor, the GNN displacement
+"""Trajectory surrogates: the direct trajectory predictor, the GNN displacement
 integrator, and the metrics that judge both against reference MD."""

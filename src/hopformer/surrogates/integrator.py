@@ -1,4 +1,4 @@
-"""GNN displacement integrator (issue 7, part B; arXiv 2512.21822-style).
+"""GNN displacement integrator (arXiv 2512.21822-style).
 
 Given positions x (N, 3) Å, velocities v (N, 3) Å/fs, species and a periodic cell, the network
 predicts every atom's displacement Δx and velocity change Δv over one fixed stride τ; a
@@ -35,9 +35,9 @@ from hopformer.physics.structure import neighbours
 @dataclass(frozen=True)
 class IntegratorConfig:
     stride_fs: float = 10.0
-    cutoff: float = 5.0
-    width: int = 64
-    layers: int = 3
+    cutoff: float = 4.5
+    width: int = 32
+    layers: int = 2
     radial: int = 16
     species: int = 100
 
@@ -57,8 +57,9 @@ class _AttentionLayer(nn.Module):
         self.message = _mlp(width + edge, width, width)
         self.update = _mlp(2 * width, width, width)
 
-    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, e: torch.Tensor
-                ) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, e: torch.Tensor
+    ) -> torch.Tensor:
         score = self.score(torch.cat([h[i], h[j], e], -1)).squeeze(-1)
         # softmax over each receiver's edges (stabilised by the receiver's largest score)
         top = torch.full((h.shape[0],), -torch.inf, dtype=h.dtype, device=h.device)
@@ -66,8 +67,9 @@ class _AttentionLayer(nn.Module):
         weight = torch.exp(score - top[i])
         norm = torch.zeros(h.shape[0], dtype=h.dtype, device=h.device).index_add(0, i, weight)
         alpha = weight / norm[i].clamp_min(1e-12)
-        agg = torch.zeros_like(h).index_add(0, i, alpha[:, None] * self.message(
-            torch.cat([h[j], e], -1)))  # fmt: skip
+        agg = torch.zeros_like(h).index_add(
+            0, i, alpha[:, None] * self.message(torch.cat([h[j], e], -1))
+        )
         return h + self.update(torch.cat([h, agg], -1))
 
 
@@ -89,23 +91,39 @@ class DisplacementIntegrator(nn.Module):
 
     def _smooth(self, r: torch.Tensor) -> torch.Tensor:
         """1 at r = 0, falling smoothly to 0 at the cutoff: edges enter and leave gently."""
-        return 0.5 * (torch.cos(math.pi * r.clamp_max(self.config.cutoff) / self.config.cutoff)
-                      + 1.0)  # fmt: skip
+        return 0.5 * (
+            torch.cos(math.pi * r.clamp_max(self.config.cutoff) / self.config.cutoff) + 1.0
+        )
 
     def _radial(self, r: torch.Tensor) -> torch.Tensor:
         width = self.config.cutoff / self.config.radial
         basis = torch.exp(-(((r[:, None] - self.centres) / width) ** 2))
         return basis * self._smooth(r)[:, None]
 
-    def forward(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, cell: torch.Tensor,
-                i: torch.Tensor, j: torch.Tensor, shifts: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        numbers: torch.Tensor,
+        cell: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        shifts: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.step(x, v, numbers, i, j, shifts @ cell, self.config.stride_fs)
 
-    def step(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor,
-             j: torch.Tensor, offsets: torch.Tensor, tau: float | torch.Tensor,
-             extra: torch.Tensor | None = None, scale: float = 1.0
-             ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    def step(
+        self,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        numbers: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        offsets: torch.Tensor,
+        tau: float | torch.Tensor,
+        extra: torch.Tensor | None = None,
+        scale: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(Δx, Δv) over time ``tau`` fs; ``offsets`` (E, 3) are the edges' image offsets in Å
         (zeros for a free cluster); ``extra`` (N, width) is added to the node features; the
         learned corrections are multiplied by ``scale`` (0 makes the step free flight)."""
@@ -113,9 +131,15 @@ class DisplacementIntegrator(nn.Module):
         r = rij.norm(dim=-1).clamp_min(1e-9)
         u = rij / r[:, None]
         # Invariant edge features; velocity products scaled to O(1) (thermal v ~ 0.05 Å/fs).
-        e = torch.cat([self._radial(r), 20 * (v[i] * u).sum(-1, keepdim=True),
-                       20 * (v[j] * u).sum(-1, keepdim=True),
-                       400 * (v[i] * v[j]).sum(-1, keepdim=True)], -1)  # fmt: skip
+        e = torch.cat(
+            [
+                self._radial(r),
+                20 * (v[i] * u).sum(-1, keepdim=True),
+                20 * (v[j] * u).sum(-1, keepdim=True),
+                400 * (v[i] * v[j]).sum(-1, keepdim=True),
+            ],
+            -1,
+        )
         speed_width = 0.05 / self.config.radial
         speed = torch.exp(-(((v.norm(dim=-1)[:, None] - self.speeds) / speed_width) ** 2))
         h = self.embed(numbers) + self.speed(speed)
@@ -138,12 +162,24 @@ class DisplacementIntegrator(nn.Module):
 def _tensors(x, v, numbers, cell, cutoff, dtype=torch.float64):
     i, j, s = neighbours(x, cell, cutoff)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
-    return (t(x), t(v), torch.as_tensor(numbers, dtype=torch.long), t(cell),
-            torch.as_tensor(i), torch.as_tensor(j), t(s))  # fmt: skip
+    return (
+        t(x),
+        t(v),
+        torch.as_tensor(numbers, dtype=torch.long),
+        t(cell),
+        torch.as_tensor(i),
+        torch.as_tensor(j),
+        t(s),
+    )
 
 
-def predict(model: DisplacementIntegrator, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-            cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def predict(
+    model: DisplacementIntegrator,
+    x: np.ndarray,
+    v: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(Δx, Δv) over one stride for one configuration (numpy in and out)."""
     dtype = next(model.parameters()).dtype
     with torch.no_grad():
@@ -151,8 +187,14 @@ def predict(model: DisplacementIntegrator, x: np.ndarray, v: np.ndarray, numbers
     return dx.numpy(), dv.numpy()
 
 
-def rollout(model: DisplacementIntegrator, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-            cell: np.ndarray, strides: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def rollout(
+    model: DisplacementIntegrator,
+    x: np.ndarray,
+    v: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray,
+    strides: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions and velocities (strides + 1, N, 3) from chaining predictions; positions are
     wrapped back into the cell after each stride (the graph is rebuilt every stride)."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]

@@ -1,6 +1,6 @@
 """Trajectory metrics: how a surrogate's trajectory compares with reference MD.
 
-Pure functions of arrays, shared by the trajectory surrogates' evaluations (issue 7):
+Pure functions of arrays, shared by the trajectory surrogates' evaluations:
 
 * :func:`position_error` — per-frame atom position error against the reference, minimum image
   in a periodic cell;
@@ -25,28 +25,13 @@ import math
 
 import numpy as np
 
+from hopformer.physics.structure import minimum_image
+
 #: k_B in amu Å² fs⁻² K⁻¹: k_B / amu = 8314.46 m² s⁻² K⁻¹, and 1 m²/s² = 1e-10 Å²/fs².
 K_B_AMU_A2_FS2 = 8.617333262e-5 * 1.602176634e-19 / 1.66053906660e-27 * 1e-10
 
 
-def minimum_image(d: np.ndarray, cell: np.ndarray | None) -> np.ndarray:
-    """Displacements ``d`` (..., 3) mapped to their shortest periodic image (None: free)."""
-    if cell is None:
-        return d
-    cell = np.asarray(cell, dtype=float)
-    frac = d @ np.linalg.inv(cell)
-    frac -= np.round(frac)
-    out = frac @ cell
-    # For skewed cells rounding the fractional coordinates is not always the shortest image:
-    # check the 27 neighbouring images.
-    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
-    candidates = out[..., None, :] + shifts @ cell
-    best = np.argmin((candidates**2).sum(-1), axis=-1)
-    return np.take_along_axis(candidates, best[..., None, None], axis=-2)[..., 0, :]
-
-
-def position_error(pred: np.ndarray, ref: np.ndarray, cell: np.ndarray | None = None
-                   ) -> np.ndarray:  # fmt: skip
+def position_error(pred: np.ndarray, ref: np.ndarray, cell: np.ndarray | None = None) -> np.ndarray:
     """Per-frame RMS atom position error (Å) between two trajectories (frames, N, 3)."""
     d = minimum_image(np.asarray(pred, float) - np.asarray(ref, float), cell)
     return np.sqrt((d**2).sum(-1).mean(-1))
@@ -56,20 +41,23 @@ def rdf_reach(cell: np.ndarray) -> float:
     """Half the smallest height of the cell: the largest r a minimum-image g(r) can reach."""
     cell = np.asarray(cell, dtype=float)
     heights = abs(np.linalg.det(cell)) / np.linalg.norm(
-        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)  # fmt: skip
+        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1
+    )
     return float(heights.min() / 2)
 
 
-def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
-        ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def rdf(
+    frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
     """(r, g(r)) of a periodic cell averaged over frames (minimum image, so ``r_max`` must
     not exceed half the shortest cell height)."""
     frames = np.asarray(frames, dtype=float).reshape(-1, *np.shape(frames)[-2:])
     cell = np.asarray(cell, dtype=float)
     volume = abs(np.linalg.det(cell))
     if r_max > rdf_reach(cell) + 1e-9:
-        raise ValueError(f"rdf: r_max {r_max} Å exceeds half the cell's height "
-                         f"({rdf_reach(cell):.3f} Å)")  # fmt: skip
+        raise ValueError(
+            f"rdf: r_max {r_max} Å exceeds half the cell's height ({rdf_reach(cell):.3f} Å)"
+        )
     n = frames.shape[1]
     edges = np.linspace(0.0, r_max, bins + 1)
     counts = np.zeros(bins)
@@ -82,8 +70,9 @@ def rdf(frames: np.ndarray, cell: np.ndarray, r_max: float, bins: int = 200
     return 0.5 * (edges[1:] + edges[:-1]), counts / ideal
 
 
-def pair_distribution(frames: np.ndarray, r_max: float, bins: int = 140
-                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def pair_distribution(
+    frames: np.ndarray, r_max: float, bins: int = 140
+) -> tuple[np.ndarray, np.ndarray]:
     """(r, p(r)) of a free cluster: the distribution of its pair distances up to ``r_max``,
     averaged over frames and normalised to unit area (the g(r) of a system with no volume)."""
     frames = np.asarray(frames, dtype=float).reshape(-1, *np.shape(frames)[-2:])
@@ -112,8 +101,12 @@ def msd(frames: np.ndarray, max_lag: int | None = None) -> np.ndarray:
     every time origin."""
     frames = np.asarray(frames, dtype=float)
     max_lag = len(frames) - 1 if max_lag is None else max_lag
-    return np.array([((frames[lag:] - frames[: len(frames) - lag]) ** 2).sum(-1).mean()
-                     for lag in range(max_lag + 1)])  # fmt: skip
+    return np.array(
+        [
+            ((frames[lag:] - frames[: len(frames) - lag]) ** 2).sum(-1).mean()
+            for lag in range(max_lag + 1)
+        ]
+    )
 
 
 def diffusion_coefficient(msd_values: np.ndarray, dt_fs: float, fit_from: float = 0.2) -> float:
@@ -169,9 +162,16 @@ def temperature(velocities: np.ndarray, masses: np.ndarray, constraints: int = 0
     return ke2 / (dof * K_B_AMU_A2_FS2)
 
 
-def stable_horizon(frames: np.ndarray, velocities: np.ndarray, masses: np.ndarray,
-                   dt_fs: float, reference_temperature: float, cell: np.ndarray | None = None,
-                   spike: float = 2.0, min_distance: float = 1.5) -> float:  # fmt: skip
+def stable_horizon(
+    frames: np.ndarray,
+    velocities: np.ndarray,
+    masses: np.ndarray,
+    dt_fs: float,
+    reference_temperature: float,
+    cell: np.ndarray | None = None,
+    spike: float = 2.0,
+    min_distance: float = 1.5,
+) -> float:
     """Time (fs) of the first frame where the rollout breaks — its temperature exceeds
     ``spike`` × the reference temperature or two atoms come closer than ``min_distance`` Å —
     or the whole length if it never does."""

@@ -1,4 +1,4 @@
-"""Direct trajectory prediction (issue 7, part A; MDtrajNet-1-style), for a free cluster.
+"""Direct trajectory prediction (MDtrajNet-1-style), for a free cluster.
 
 (positions, velocities, species, Δt) → positions and velocities at t + Δt, for any Δt up to
 ``horizon_fs``: no forces, no integration steps. The network is the equivariant attention
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
-from hopformer.surrogates.judge import masses_of
 from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
 
 
@@ -51,17 +51,30 @@ class TrajectoryPredictor(nn.Module):
     def __init__(self, config: PredictorConfig):
         super().__init__()
         self.config = config
-        self.core = DisplacementIntegrator(IntegratorConfig(
-            stride_fs=config.horizon_fs, cutoff=config.cutoff, width=config.width,
-            layers=config.layers, radial=config.radial))  # fmt: skip
+        self.core = DisplacementIntegrator(
+            IntegratorConfig(
+                stride_fs=config.horizon_fs,
+                cutoff=config.cutoff,
+                width=config.width,
+                layers=config.layers,
+                radial=config.radial,
+            )
+        )
         self.time = nn.Linear(2 * config.frequencies, config.width)
         # Langevin's learned feature offset (NVE is the reference, none)
         self.langevin = nn.Parameter(torch.zeros(config.width))
         self.register_buffer("omegas", torch.pi * torch.arange(1, config.frequencies + 1))
 
-    def forward(self, x: torch.Tensor, v: torch.Tensor, numbers: torch.Tensor, i: torch.Tensor,
-                j: torch.Tensor, dt: float, langevin: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        numbers: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        dt: float,
+        langevin: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= dt <= self.config.horizon_fs:
             raise ValueError(f"Δt {dt} fs outside 0..{self.config.horizon_fs} fs (the horizon)")
         phase = self.omegas * (dt / self.config.horizon_fs)
@@ -70,23 +83,45 @@ class TrajectoryPredictor(nn.Module):
             embed = embed + self.langevin
         offsets = torch.zeros((len(i), 3), dtype=x.dtype, device=x.device)
         # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
-        dx, dv = self.core.step(x, v, numbers, i, j, offsets, dt, embed.expand(len(x), -1),
-                                scale=dt / self.config.horizon_fs)  # fmt: skip
+        dx, dv = self.core.step(
+            x,
+            v,
+            numbers,
+            i,
+            j,
+            offsets,
+            dt,
+            embed.expand(len(x), -1),
+            scale=dt / self.config.horizon_fs,
+        )
         return x + dx, v + dv
 
     def save(self) -> dict:
         return {"config": asdict(self.config), "state": self.state_dict()}
 
 
-def predict(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-            dt: float, langevin: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def predict(
+    model: TrajectoryPredictor,
+    x: np.ndarray,
+    v: np.ndarray,
+    numbers: np.ndarray,
+    dt: float,
+    langevin: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions and velocities Δt fs later (numpy in and out); for ``langevin``, the mean."""
     dtype = next(model.parameters()).dtype
     i, j, _ = neighbours(x, None, model.config.cutoff)
     t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     with torch.no_grad():
-        nx, nv = model(t(x), t(v), torch.as_tensor(numbers, dtype=torch.long),
-                       torch.as_tensor(i), torch.as_tensor(j), dt, langevin)  # fmt: skip
+        nx, nv = model(
+            t(x),
+            t(v),
+            torch.as_tensor(numbers, dtype=torch.long),
+            torch.as_tensor(i),
+            torch.as_tensor(j),
+            dt,
+            langevin,
+        )
     return nx.numpy(), nv.numpy()
 
 
@@ -99,16 +134,26 @@ class Thermostat:
     seed: int = 0
 
 
-def chain(model: TrajectoryPredictor, x: np.ndarray, v: np.ndarray, numbers: np.ndarray,
-          dt: float, segments: int, thermostat: Thermostat | None = None
-          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def chain(
+    model: TrajectoryPredictor,
+    x: np.ndarray,
+    v: np.ndarray,
+    numbers: np.ndarray,
+    dt: float,
+    segments: int,
+    thermostat: Thermostat | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each;
     with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise)."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
     if thermostat is not None:
         rng = np.random.default_rng(thermostat.seed)
-        sigma = np.sqrt(K_B_AMU_A2_FS2 * thermostat.temperature / masses_of(numbers)
-                        * -np.expm1(-2.0 * dt / thermostat.damping_fs))[:, None]  # fmt: skip
+        sigma = np.sqrt(
+            K_B_AMU_A2_FS2
+            * thermostat.temperature
+            / masses_of(numbers)
+            * -np.expm1(-2.0 * dt / thermostat.damping_fs)
+        )[:, None]
     for _ in range(segments):
         nx, nv = predict(model, xs[-1], vs[-1], numbers, dt, thermostat is not None)
         if thermostat is not None:

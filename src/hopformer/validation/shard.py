@@ -1,4 +1,4 @@
-"""Predict + validate one shard of initial states (rule ``validate_shard``, DESIGN.md §7).
+"""Predict + validate one shard of initial states (rule ``validate_shard``, docs/design.md §7).
 
 For every **held-out** initial state (the test split: the model never saw it) the shard
 
@@ -14,9 +14,9 @@ For every **held-out** initial state (the test split: the model never saw it) th
    validated once and knows who found it: ``md``, ``model`` or ``both``,
 5. validates each distinct transition: both ends must be minima (no overlap, max force ≤
    ``end_fmax``), then a climbing-image NEB split at intermediate minima
-   (:mod:`hopformer.validation.neb`), then — for one converged elementary step — the
+   (:mod:`hopformer.physics.neb`), then — for one converged elementary step — the
    Vineyard prefactor from finite-difference Hessians at the minimum and the climbing image
-   (:mod:`hopformer.validation.htst`).
+   (:mod:`hopformer.physics.htst`).
 
 States from the other splits enter only through their MD transitions seen at least
 ``md_min_count`` times (no model candidates: the model trained on them); they give the
@@ -41,25 +41,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses
+from ase.io import write
 
-from hopformer.model.evaluation import (
-    SAMPLE_STREAM,
-    SURFACE_STREAM,
-    Judge,
-    hint_free_candidates,
-    model_candidates,
-)
-from hopformer.model.examples import Example, top_k_atoms
-from hopformer.model.network import TransitionModel
-from hopformer.model.training import rng
 from hopformer.physics.engine import fmax_of
-from hopformer.physics.relax import start_problem
+from hopformer.physics.htst import frequencies, hessian, vineyard
+from hopformer.physics.io import atomic_path
+from hopformer.physics.neb import Path, minimum_energy_path
+from hopformer.physics.relax import Relaxer, start_problem
 from hopformer.physics.states import MOVED, align, hyperdistance, max_displacement, state_key
-from hopformer.validation.htst import frequencies, hessian, vineyard
-from hopformer.validation.neb import Path, minimum_energy_path
+from hopformer.streams import SAMPLE, SURFACE, VALIDATE, rng
+from hopformer.transformer.evaluation import hint_free_candidates, model_candidates
+from hopformer.transformer.examples import Example, top_k_atoms
+from hopformer.transformer.network import TransitionModel
 
 # Stream of the exploration draws under the campaign seed, distinct from evaluation's.
-VALIDATE_STREAM = 31
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,9 @@ class ValidationConfig:
 
     def __post_init__(self):
         if not 7 <= self.images <= 11:
-            raise ValueError(f"validation.images = {self.images}: expected 7..11 (DESIGN.md §7)")
+            raise ValueError(
+                f"validation.images = {self.images}: expected 7..11 (docs/design.md §7)"
+            )
         if not self.neb_fmax > 0 or not self.hessian_delta > 0 or not self.end_fmax > 0:
             raise ValueError("validation.neb_fmax, hessian_delta and end_fmax must be positive")
         if min(self.hint_sizes, default=1) < 1:
@@ -107,7 +104,7 @@ class Found:
 def validate_state(
     state: int,
     md: Sequence[tuple[Example, int]],
-    judge: Judge,
+    judge: Relaxer,
     config: ValidationConfig,
     seed: int,
     model: TransitionModel | None = None,
@@ -123,10 +120,13 @@ def validate_state(
     counts: Counter = Counter()
     ex0 = md[0][0]
     numbers = ex0.numbers
-    found = [Found(ex.initial, ex.final, judge.energy(ex.final, numbers), ex.final_state, n,
-                   {"md"}) for ex, n in md]  # fmt: skip
-    candidates: list[tuple[np.ndarray, np.ndarray, str]] = [(ex0.initial, x, kind)
-                                                           for x, kind in extra]  # fmt: skip
+    found = [
+        Found(ex.initial, ex.final, judge.energy(ex.final, numbers), ex.final_state, n, {"md"})
+        for ex, n in md
+    ]
+    candidates: list[tuple[np.ndarray, np.ndarray, str]] = [
+        (ex0.initial, x, kind) for x, kind in extra
+    ]
     if model is not None:
         candidates += _model_candidates(model, state, [ex for ex, _ in md], config, seed)
     for initial, cand, kind in candidates:
@@ -161,14 +161,16 @@ def validate_state(
         row |= validate_pair(judge, numbers, f.initial, f.final, config, freq_initial)
         rows.append(row)
         barrier = "" if row["barrier"] is None else f" Ea {row['barrier']:.3f} eV"
-        log(f"state {state}: {tid} found by {row['found_by']}: {row['neb_status']}{barrier}"
-            f" ({row['neb_steps']} NEB steps, {time.perf_counter() - start:.1f} s)")  # fmt: skip
+        log(
+            f"state {state}: {tid} found by {row['found_by']}: {row['neb_status']}{barrier}"
+            f" ({row['neb_steps']} NEB steps, {time.perf_counter() - start:.1f} s)"
+        )
     return rows, counts
 
 
-def _model_candidates(model: TransitionModel, state: int, md: Sequence[Example],
-                      config: ValidationConfig, seed: int
-                      ) -> list[tuple[np.ndarray, np.ndarray, str]]:  # fmt: skip
+def _model_candidates(
+    model: TransitionModel, state: int, md: Sequence[Example], config: ValidationConfig, seed: int
+) -> list[tuple[np.ndarray, np.ndarray, str]]:
     out = []
     for ex in md:  # evaluation hints: the k atoms that move most in each MD transition
         for k in config.hint_sizes:
@@ -178,39 +180,53 @@ def _model_candidates(model: TransitionModel, state: int, md: Sequence[Example],
             cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
             out.append((ex.initial, cand, f"hint{k}"))
     ex0 = md[0]
-    draw_seed = int(rng(seed, VALIDATE_STREAM, SAMPLE_STREAM, state).integers(2**31))
-    free, _ = hint_free_candidates(model, ex0, config.samples, config.surface_hints, draw_seed,
-                                   rng(seed, VALIDATE_STREAM, SURFACE_STREAM, state))  # fmt: skip
+    draw_seed = int(rng(seed, VALIDATE, SAMPLE, state).integers(2**31))
+    free, _ = hint_free_candidates(
+        model,
+        ex0,
+        config.samples,
+        config.surface_hints,
+        draw_seed,
+        rng(seed, VALIDATE, SURFACE, state),
+    )
     out += [(ex0.initial, cand, kind) for cand, kind in free]
     return out
 
 
-def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float
-                    ) -> dict:  # fmt: skip
+def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float) -> dict:
     disp = np.linalg.norm(f.final - f.initial, axis=1)
     found_by = "both" if f.sources == {"md", "model"} else next(iter(f.sources))
     return {
-        "transition_id": tid, "initial_state": state, "final_state": f.md_final_state,
+        "transition_id": tid,
+        "initial_state": state,
+        "final_state": f.md_final_state,
         "initial_key": state_key(e_initial, numbers),
         "final_key": state_key(f.final_energy, numbers),
-        "initial_energy": e_initial, "final_energy": f.final_energy,
+        "initial_energy": e_initial,
+        "final_energy": f.final_energy,
         "delta_energy": f.final_energy - e_initial,
         "max_displacement": max_displacement(f.initial, f.final),
         "hyperdistance": hyperdistance(f.initial, f.final),
         "atoms_moved": int((disp > MOVED).sum()),
-        "found_by": found_by, "novel": f.md_final_state < 0, "md_count": f.md_count,
-        "model_candidates": f.candidates, "hint_kinds": ",".join(sorted(f.kinds)),
-        "numbers": numbers, "initial_positions": f.initial, "final_positions": f.final,
-    }  # fmt: skip
+        "found_by": found_by,
+        "novel": f.md_final_state < 0,
+        "md_count": f.md_count,
+        "model_candidates": f.candidates,
+        "hint_kinds": ",".join(sorted(f.kinds)),
+        "numbers": numbers,
+        "initial_positions": f.initial,
+        "final_positions": f.final,
+    }
 
 
-def _spectrum(judge: Judge, numbers: np.ndarray, x: np.ndarray, config: ValidationConfig
-              ) -> np.ndarray:  # fmt: skip
+def _spectrum(
+    judge: Relaxer, numbers: np.ndarray, x: np.ndarray, config: ValidationConfig
+) -> np.ndarray:
     engine = judge.engine(numbers, x)
     return frequencies(hessian(engine, x, config.hessian_delta), atomic_masses[numbers], x)
 
 
-def end_problem(judge: Judge, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
+def end_problem(judge: Relaxer, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
     """Why ``x`` cannot be an end of a band ('' when it can: no overlap, a minimum)."""
     problem = start_problem(x, numbers=numbers)
     if problem:
@@ -224,7 +240,7 @@ def end_problem(judge: Judge, numbers: np.ndarray, x: np.ndarray, end_fmax: floa
 
 
 def validate_pair(
-    judge: Judge,
+    judge: Relaxer,
     numbers: np.ndarray,
     initial: np.ndarray,
     final: np.ndarray,
@@ -234,10 +250,20 @@ def validate_pair(
     """NEB + hTST columns of one transition (see the module doc for ``neb_status``);
     ``freq_initial()`` gives the initial minimum's spectrum when a saddle needs it (default:
     computed here)."""
-    out = {"neb_status": "rejected", "neb_detail": "", "neb_segments": 0, "neb_steps": 0,
-           "saddle_energy": None, "barrier": None, "reverse_barrier": None,
-           "prefactor_thz": None, "imaginary_modes": -1, "path_images": 0,
-           "path_energies": [], "path_positions": []}  # fmt: skip
+    out = {
+        "neb_status": "rejected",
+        "neb_detail": "",
+        "neb_segments": 0,
+        "neb_steps": 0,
+        "saddle_energy": None,
+        "barrier": None,
+        "reverse_barrier": None,
+        "prefactor_thz": None,
+        "imaginary_modes": -1,
+        "path_images": 0,
+        "path_energies": [],
+        "path_positions": [],
+    }
     for name, x in (("initial", initial), ("final", final)):
         problem = end_problem(judge, numbers, x, config.end_fmax)
         if problem:
@@ -248,17 +274,31 @@ def validate_pair(
         res = judge.relax(x, numbers)
         return res.positions if res.ok else None
 
-    path: Path = minimum_energy_path(judge.potential, numbers, initial, final, relax,
-                                     lambda a, b: judge.same(a, b, numbers),
-                                     images=config.images, fmax=config.neb_fmax,
-                                     steps=config.neb_steps, vacuum=judge.vacuum)  # fmt: skip
-    energies = np.concatenate([s.energies if i == 0 else s.energies[1:]
-                               for i, s in enumerate(path.segments)])  # fmt: skip
-    positions = np.concatenate([s.positions if i == 0 else s.positions[1:]
-                                for i, s in enumerate(path.segments)])  # fmt: skip
-    out |= {"neb_segments": len(path.segments), "neb_steps": sum(s.steps for s in path.segments),
-            "path_images": len(energies), "path_energies": energies - energies[0],
-            "path_positions": positions}  # fmt: skip
+    path: Path = minimum_energy_path(
+        judge.potential,
+        numbers,
+        initial,
+        final,
+        relax,
+        lambda a, b: judge.same(a, b, numbers),
+        images=config.images,
+        fmax=config.neb_fmax,
+        steps=config.neb_steps,
+        vacuum=judge.vacuum,
+    )
+    energies = np.concatenate(
+        [s.energies if i == 0 else s.energies[1:] for i, s in enumerate(path.segments)]
+    )
+    positions = np.concatenate(
+        [s.positions if i == 0 else s.positions[1:] for i, s in enumerate(path.segments)]
+    )
+    out |= {
+        "neb_segments": len(path.segments),
+        "neb_steps": sum(s.steps for s in path.segments),
+        "path_images": len(energies),
+        "path_energies": energies - energies[0],
+        "path_positions": positions,
+    }
     if path.split:
         out["neb_status"] = "split"
         out["neb_detail"] = (
@@ -271,17 +311,23 @@ def validate_pair(
         # An interior minimum that relaxed into an end, with no maximum above both ends, is a
         # band without a saddle too.
         out["neb_status"] = "unconverged" if band.status == "unconverged" else "no_saddle"
-        out["neb_detail"] = band.note or {
-            "unconverged": f"band not converged to {band.fmax} eV/Å in {band.steps} steps",
-            "no_saddle": "no interior maximum above both ends",
-            "intermediate_minimum": "no interior maximum above both ends; an interior minimum"
-            " relaxes into an end",
-        }[band.status]  # fmt: skip
+        out["neb_detail"] = (
+            band.note
+            or {
+                "unconverged": f"band not converged to {band.fmax} eV/Å in {band.steps} steps",
+                "no_saddle": "no interior maximum above both ends",
+                "intermediate_minimum": "no interior maximum above both ends; an interior minimum"
+                " relaxes into an end",
+            }[band.status]
+        )
         return out
     out["neb_status"] = "ok"
     saddle = band.positions[band.saddle]
-    out |= {"saddle_energy": float(band.energies.max()), "barrier": band.barrier,
-            "reverse_barrier": band.reverse_barrier}  # fmt: skip
+    out |= {
+        "saddle_energy": float(band.energies.max()),
+        "barrier": band.barrier,
+        "reverse_barrier": band.reverse_barrier,
+    }
     spectrum = freq_initial() if freq_initial else _spectrum(judge, numbers, initial, config)
     v = vineyard(spectrum, _spectrum(judge, numbers, saddle, config))
     out["imaginary_modes"] = v.imaginary
@@ -293,8 +339,9 @@ def validate_pair(
     return out
 
 
-def shard_groups(examples: Sequence[tuple[Example, int, bool]]
-                 ) -> dict[int, tuple[list[tuple[Example, int]], bool]]:  # fmt: skip
+def shard_groups(
+    examples: Sequence[tuple[Example, int, bool]],
+) -> dict[int, tuple[list[tuple[Example, int]], bool]]:
     """(example, MD count, held out) rows grouped by initial state; a state is held out when
     its transitions come from the test split."""
     groups: dict[int, tuple[list[tuple[Example, int]], bool]] = {}
@@ -307,7 +354,7 @@ def shard_groups(examples: Sequence[tuple[Example, int, bool]]
 
 def run_shard(
     groups: dict[int, tuple[list[tuple[Example, int]], bool]],
-    judge: Judge,
+    judge: Relaxer,
     config: ValidationConfig,
     seed: int,
     model: TransitionModel | None,
@@ -331,18 +378,18 @@ def run_shard(
 
 def write_path(row: dict, path: str | os.PathLike) -> None:
     """The band of one validated transition as a multi-frame extxyz (OVITO, ase gui)."""
-    from ase.io import write
-
-    from hopformer.physics.io import atomic_path
-
     numbers = np.asarray(row["numbers"])
     n = len(numbers)
     images = np.reshape(row["path_positions"], (-1, n, 3))
     frames = []
     for i, (x, e) in enumerate(zip(images, row["path_energies"], strict=True)):
         atoms = Atoms(numbers=numbers, positions=x - x.mean(0))
-        atoms.info.update(image=i, relative_energy=float(e), transition=row["transition_id"],
-                          neb_status=row["neb_status"])  # fmt: skip
+        atoms.info.update(
+            image=i,
+            relative_energy=float(e),
+            transition=row["transition_id"],
+            neb_status=row["neb_status"],
+        )
         frames.append(atoms)
     with atomic_path(path) as tmp:
         write(tmp, frames, format="extxyz")

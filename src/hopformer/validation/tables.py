@@ -19,16 +19,20 @@ import pandas as pd
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table, read_tables, write_rows
+from hopformer.physics.htst import htst_rate
 from hopformer.physics.io import atomic_dir, write_json_atomic, write_text_atomic
-from hopformer.validation.htst import htst_rate
+from hopformer.report.plots import plot_mep, plot_rates
 from hopformer.validation.shard import write_path
 
-GEOMETRY = ("numbers", "initial_positions", "final_positions", "path_energies",
-            "path_positions")  # fmt: skip
+GEOMETRY = ("numbers", "initial_positions", "final_positions", "path_energies", "path_positions")
 
 
-def rate_table(rows: Sequence[dict], md_rates: Sequence[dict], temperature: float,
-               temperatures: Sequence[float]) -> list[dict]:  # fmt: skip
+def rate_table(
+    rows: Sequence[dict],
+    md_rates: Sequence[dict],
+    temperature: float,
+    temperatures: Sequence[float],
+) -> list[dict]:
     """Rate/energy rows: every validated transition with its hTST and MD rates."""
     md = {(r["initial_state"], r["final_state"]): r for r in md_rates}
     out = []
@@ -36,11 +40,13 @@ def rate_table(rows: Sequence[dict], md_rates: Sequence[dict], temperature: floa
         r = {k: v for k, v in row.items() if k not in GEOMETRY and k != "path_images"}
         ok = row["neb_status"] == "ok"
         r["temperature"] = temperature
-        r["htst_rate_per_ps"] = (htst_rate(row["prefactor_thz"], row["barrier"], temperature)
-                                 if ok else None)  # fmt: skip
+        r["htst_rate_per_ps"] = (
+            htst_rate(row["prefactor_thz"], row["barrier"], temperature) if ok else None
+        )
         r["htst_temperatures"] = [float(t) for t in temperatures]
-        r["htst_rates_per_ps"] = ([htst_rate(row["prefactor_thz"], row["barrier"], t)
-                                   for t in temperatures] if ok else [])  # fmt: skip
+        r["htst_rates_per_ps"] = (
+            [htst_rate(row["prefactor_thz"], row["barrier"], t) for t in temperatures] if ok else []
+        )
         m = md.get((row["initial_state"], row["final_state"])) if row["final_state"] >= 0 else None
         r["md_rate_per_ps"] = m["rate_per_ps"] if m else None
         r["md_rate_stderr_per_ps"] = m["rate_stderr_per_ps"] if m else None
@@ -58,8 +64,9 @@ def rate_csv(rows: Sequence[dict], temperatures: Sequence[float]) -> str:
         for t in temperatures:
             f[f"htst_rate_{t:g}K_per_ps"] = rates.get(float(t))
         flat.append(f)
-    columns = [c for c in schema.RATE_TABLE.names
-               if c not in ("htst_temperatures", "htst_rates_per_ps")]  # fmt: skip
+    columns = [
+        c for c in schema.RATE_TABLE.names if c not in ("htst_temperatures", "htst_rates_per_ps")
+    ]
     columns += [f"htst_rate_{t:g}K_per_ps" for t in temperatures]
     return pd.DataFrame(flat, columns=columns).to_csv(index=False, float_format="%.10g")
 
@@ -67,20 +74,31 @@ def rate_csv(rows: Sequence[dict], temperatures: Sequence[float]) -> str:
 def top_transitions(rows: Sequence[dict], total_md: int, top: int) -> list[dict]:
     """The ``top`` transitions MD saw most often (the paper's table of the most common ones):
     share of all MD transitions, final energy above the initial one, barrier, rates."""
-    seen = sorted((r for r in rows if r["md_count"] > 0),
-                  key=lambda r: (-r["md_count"], r["transition_id"]))[:top]  # fmt: skip
-    return [{
-        "rank": i + 1, "transition_id": r["transition_id"], "md_count": r["md_count"],
-        "frequency": r["md_count"] / total_md if total_md else 0.0,
-        "delta_energy": r["delta_energy"], "final_energy": r["final_energy"],
-        "atoms_moved": r["atoms_moved"], "neb_status": r["neb_status"], "barrier": r["barrier"],
-        "htst_rate_per_ps": r["htst_rate_per_ps"], "md_rate_per_ps": r["md_rate_per_ps"],
-        "found_by": r["found_by"],
-    } for i, r in enumerate(seen)]  # fmt: skip
+    seen = sorted(
+        (r for r in rows if r["md_count"] > 0), key=lambda r: (-r["md_count"], r["transition_id"])
+    )[:top]
+    return [
+        {
+            "rank": i + 1,
+            "transition_id": r["transition_id"],
+            "md_count": r["md_count"],
+            "frequency": r["md_count"] / total_md if total_md else 0.0,
+            "delta_energy": r["delta_energy"],
+            "final_energy": r["final_energy"],
+            "atoms_moved": r["atoms_moved"],
+            "neb_status": r["neb_status"],
+            "barrier": r["barrier"],
+            "htst_rate_per_ps": r["htst_rate_per_ps"],
+            "md_rate_per_ps": r["md_rate_per_ps"],
+            "found_by": r["found_by"],
+        }
+        for i, r in enumerate(seen)
+    ]
 
 
-def compare_rates(rows: Sequence[dict], min_count: int, factor: float = 3.0
-                  ) -> tuple[list[dict], dict]:  # fmt: skip
+def compare_rates(
+    rows: Sequence[dict], min_count: int, factor: float = 3.0
+) -> tuple[list[dict], dict]:
     """hTST / MD rate ratios of every MD-seen transition with an hTST rate, and a summary
     over those seen at least ``min_count`` times."""
     pairs = []
@@ -88,25 +106,32 @@ def compare_rates(rows: Sequence[dict], min_count: int, factor: float = 3.0
         if r["md_rate_per_ps"] is None or r["htst_rate_per_ps"] is None:
             continue
         ratio = r["htst_rate_per_ps"] / r["md_rate_per_ps"]
-        pairs.append({
-            "transition_id": r["transition_id"], "md_count": r["md_count"],
-            "barrier": r["barrier"], "prefactor_thz": r["prefactor_thz"],
-            "md_rate_per_ps": r["md_rate_per_ps"],
-            "md_rate_stderr_per_ps": r["md_rate_stderr_per_ps"],
-            "htst_rate_per_ps": r["htst_rate_per_ps"], "ratio": ratio,
-            "within_factor": 1 / factor <= ratio <= factor,
-        })  # fmt: skip
+        pairs.append(
+            {
+                "transition_id": r["transition_id"],
+                "md_count": r["md_count"],
+                "barrier": r["barrier"],
+                "prefactor_thz": r["prefactor_thz"],
+                "md_rate_per_ps": r["md_rate_per_ps"],
+                "md_rate_stderr_per_ps": r["md_rate_stderr_per_ps"],
+                "htst_rate_per_ps": r["htst_rate_per_ps"],
+                "ratio": ratio,
+                "within_factor": 1 / factor <= ratio <= factor,
+            }
+        )
     pairs.sort(key=lambda p: (-p["md_count"], p["transition_id"]))
     frequent = [p for p in pairs if p["md_count"] >= min_count]
     logs = [math.log10(p["ratio"]) for p in frequent]
     summary = {
-        "min_count": min_count, "factor": factor, "compared": len(frequent),
+        "min_count": min_count,
+        "factor": factor,
+        "compared": len(frequent),
         "within_factor": sum(p["within_factor"] for p in frequent),
         "geometric_mean_ratio": 10 ** float(np.mean(logs)) if logs else None,
         "median_ratio": 10 ** float(np.median(logs)) if logs else None,
         "all_md_seen_compared": len(pairs),
         "all_within_factor": sum(p["within_factor"] for p in pairs),
-    }  # fmt: skip
+    }
     return pairs, summary
 
 
@@ -135,8 +160,6 @@ def collect(
     """Write every collected output named in ``out`` (keys: rates, csv, top, compare, summary,
     paths, mep_plot, rate_plot) and return the summary; ``accuracy`` (the ACCURACY table) is
     carried into the summary, so one file holds the campaign's numbers."""
-    from hopformer.report.plots import plot_mep, plot_rates
-
     rows = read_tables(shards, schema.VALIDATION).to_pylist()
     md = read_table(md_rates, schema.RATES).to_pylist()
     table = rate_table(rows, md, temperature, temperatures)
@@ -146,10 +169,23 @@ def collect(
     tops = top_transitions(table, total_md, top)
     write_text_atomic(out["top"], pd.DataFrame(tops).to_csv(index=False, float_format="%.10g"))
     pairs, comparison = compare_rates(table, compare_min_count)
-    write_text_atomic(out["compare"], pd.DataFrame(pairs, columns=[
-        "transition_id", "md_count", "barrier", "prefactor_thz", "md_rate_per_ps",
-        "md_rate_stderr_per_ps", "htst_rate_per_ps", "ratio", "within_factor",
-    ]).to_csv(index=False, float_format="%.6g"))  # fmt: skip
+    write_text_atomic(
+        out["compare"],
+        pd.DataFrame(
+            pairs,
+            columns=[
+                "transition_id",
+                "md_count",
+                "barrier",
+                "prefactor_thz",
+                "md_rate_per_ps",
+                "md_rate_stderr_per_ps",
+                "htst_rate_per_ps",
+                "ratio",
+                "within_factor",
+            ],
+        ).to_csv(index=False, float_format="%.6g"),
+    )
     n_paths = write_paths(rows, out["paths"])
     plot_mep(rows, out["mep_plot"])
     plot_rates(pairs, compare_min_count, temperature, out["rate_plot"])
@@ -165,12 +201,16 @@ def collect(
         "novel_validated": sum(r["novel"] and r["neb_status"] == "ok" for r in table),
         "held_out_states": counts.get("held_out_states", 0),
         "md_only_states": counts.get("md_only_states", 0),
-        "candidates": {k: v for k, v in sorted(counts.items())
-                       if k.endswith("_candidates") or k.startswith("rejected_")
-                       or k in ("back_to_initial", "new_minimum")},
+        "candidates": {
+            k: v
+            for k, v in sorted(counts.items())
+            if k.endswith("_candidates")
+            or k.startswith("rejected_")
+            or k in ("back_to_initial", "new_minimum")
+        },
         "paths": n_paths,
         "md_vs_htst": comparison,
-    }  # fmt: skip
+    }
     if accuracy is not None:
         summary["accuracy"] = [
             {k: r[k] for k in ("k", "k_fraction", "transitions", "accuracy", "baseline_accuracy")}

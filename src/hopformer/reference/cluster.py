@@ -17,11 +17,12 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from hopformer.physics.clusters import build_cluster, read_cluster
-from hopformer.physics.eam import read_potential, write_setfl, zhou_table
+from hopformer.physics.eam import read_potential, write_setfl
 from hopformer.physics.engine import Langevin
 from hopformer.physics.io import atomic_path, write_json_atomic
-from hopformer.physics.potentials import is_mlip, open_engine, potential_id
+from hopformer.physics.potentials import open_engine, plugin_for, potential_id
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
+from hopformer.physics.zhou2004 import zhou_table
 
 ZHOU = "zhou2004"
 
@@ -43,13 +44,13 @@ def make_potential(
     out = Path(out)
     if source == ZHOU:
         return write_setfl(zhou_table(element, nr=nr, nrho=nrho, cutoff=cutoff), out)
-    if is_mlip(source):
-        from hopformer.mlip.calculator import load_network
-
-        if not is_mlip(out):
-            raise ValueError(f"potential source {source} is an MLIP model: the output {out} "
-                             f"must end in .pt too")  # fmt: skip
-        load_network(source)  # a model file, or fail here naming it
+    plugin = plugin_for(source)
+    if plugin is not None:
+        if plugin_for(out) is not plugin:
+            raise ValueError(
+                f"potential source {source} is a {plugin.name}: the output {out} must be one too"
+            )
+        plugin.check(source)  # a model file, or fail here naming it
         with atomic_path(out) as tmp:
             shutil.copyfile(source, tmp)
         return out
@@ -69,7 +70,7 @@ class ClusterSpec:
 
     element: str = "Pt"
     shape: str = "icosahedron"
-    shells: int = 4
+    shells: int = 3
     p: int = 3
     q: int = 2
     r: int = 0
@@ -85,17 +86,25 @@ class ClusterSpec:
         if self.file:
             return read_cluster(self.file, vacuum=self.vacuum)
         return build_cluster(
-            self.element, self.shape, shells=self.shells, p=self.p, q=self.q, r=self.r,
-            length=self.length, cutoff=self.cutoff, lattice_constant=lattice_constant,
+            self.element,
+            self.shape,
+            shells=self.shells,
+            p=self.p,
+            q=self.q,
+            r=self.r,
+            length=self.length,
+            cutoff=self.cutoff,
+            lattice_constant=lattice_constant,
             vacuum=self.vacuum,
-        )  # fmt: skip
+        )
 
 
 def melt(engine, temperature: float, ps: float, seed: int, timestep_fs: float = 2.0) -> None:
     """Langevin MD at ``temperature`` K for ``ps`` picoseconds, seeded: a disordered start.
 
     A closed-shell icosahedron is a deep trap (no transition in 5.8 ns of Pt147 at 700 K,
-    DESIGN §3); melt-quenched clusters, as in LANL's ParSplice Pt runs, make transitions at once.
+    docs/design.md §3); melt-quenched clusters, as in LANL's ParSplice Pt runs, make
+    transitions at once.
     """
     if temperature <= 0 or ps <= 0:
         raise ValueError(f"melt: temperature and ps must be > 0, got {temperature} K, {ps} ps")
@@ -113,7 +122,7 @@ def relax_cluster(
 ) -> dict:
     """Build (or read) the cluster, quench it on ``potential``, write extxyz and a JSON summary."""
     a0 = None  # an MLIP has no tabulated lattice constant: ASE's reference one, then quenched
-    if not is_mlip(potential):
+    if plugin_for(potential) is None:
         table = read_potential(potential)
         if spec.element in table.elements:
             a0 = table.lattice_constants[table.elements.index(spec.element)] or None

@@ -4,7 +4,7 @@ Tokens are atoms. The **encoder** reads the initial (centred) positions and the 
 **decoder** reads, per atom, whether its final position is given by the hint (and how far it
 moves), attends to itself and to the encoder's memory, and parameterises the output.
 
-Geometry is built in, not learned from augmentation (DESIGN.md §6: a plain transformer on
+Geometry is built in, not learned from augmentation (docs/design.md §6: a plain transformer on
 absolute coordinates with rotation augmentation learned nothing in 16 CPU minutes, while a tiny
 equivariant kernel beat the baseline). So the coordinates enter only through rotation-invariant
 quantities, each with the transformer's sinusoidal encoding applied to a length:
@@ -20,7 +20,7 @@ invariant scalars. So rotating or reflecting the input rotates or reflects every
 translations do nothing, and atom order does not matter (no index encoding). Hint atoms are
 copied to their given final positions exactly.
 
-**Generation** (sampling must come from a generative output, DESIGN.md §6). The next state of
+**Generation** (sampling must come from a generative output, docs/design.md §6). The next state of
 a cluster is decided by *which* atom goes first and *where*; a deterministic regression
 collapses to "no move". The output distribution is therefore hierarchical:
 
@@ -181,8 +181,9 @@ class TransitionModel(nn.Module):
         # Pair features are embedded once per cluster (the costly N² part); every attention
         # module and the output head read their biases off these embeddings linearly.
         self.enc_pair_net = nn.Sequential(nn.Linear(2 * f + 1, PAIR_WIDTH), nn.SiLU())
-        self.dec_pair_net = nn.Sequential(nn.Linear(2 * f + 1 + 2 * (2 * f + 2), PAIR_WIDTH),
-                                          nn.SiLU())  # fmt: skip
+        self.dec_pair_net = nn.Sequential(
+            nn.Linear(2 * f + 1 + 2 * (2 * f + 2), PAIR_WIDTH), nn.SiLU()
+        )
         # All attention biases (and the head's pair terms) in one product each: reading the
         # (B, N, N, width) embedding once, not once per module, is what keeps training fast.
         self.enc_bias = nn.Linear(PAIR_WIDTH, c.heads * c.encoder_layers)
@@ -242,12 +243,20 @@ class TransitionModel(nn.Module):
             h = block(h, [bias], mask)
         move = self.enc_length(delta.norm(dim=-1)) * hint[..., None]
         ctx = Context(
-            mask=mask, hint=hint, x=x, centre=centre, delta=delta, r=r, env=env, memory=h,
+            mask=mask,
+            hint=hint,
+            x=x,
+            centre=centre,
+            delta=delta,
+            r=r,
+            env=env,
+            memory=h,
             query=h + self.query(torch.cat([move, hint[..., None].float()], dim=-1)),
             biases=[list(dec_biases[2 * i : 2 * i + 2]) for i in range(c.decoder_layers)],
-            bond_pair=head_terms[..., : c.components], hint_pair=head_terms[..., c.components :],
+            bond_pair=head_terms[..., : c.components],
+            hint_pair=head_terms[..., c.components :],
             focus_logits=torch.empty(0),
-        )  # fmt: skip
+        )
         no_focus = torch.zeros_like(mask, dtype=torch.float32)
         logits = self.focus_head(self._decode(ctx, no_focus)).squeeze(-1)
         ctx.focus_logits = logits.masked_fill(~(mask & ~hint), NEG)
@@ -311,13 +320,20 @@ class TransitionModel(nn.Module):
         # the mixture first explains moving atoms by widening sigma and the means lag behind.
         wta = (sq * free[:, None]).sum(-1).min(-1).values / n_free
         total = (ce + nll + self.config.wta_weight * wta).mean()
-        return total, {"focus_ce": float(ce.detach().mean()),
-                       "nll_per_atom": float(nll.detach().mean()),
-                       "wta_per_atom": float(wta.detach().mean())}  # fmt: skip
+        return total, {
+            "focus_ce": float(ce.detach().mean()),
+            "nll_per_atom": float(nll.detach().mean()),
+            "wta_per_atom": float(wta.detach().mean()),
+        }
 
     @torch.no_grad()
-    def sample(self, batch: Batch, samples: int = 1, generator: torch.Generator | None = None,
-               mode: bool = False) -> Tensor:  # fmt: skip
+    def sample(
+        self,
+        batch: Batch,
+        samples: int = 1,
+        generator: torch.Generator | None = None,
+        mode: bool = False,
+    ) -> Tensor:
         """Final positions (B, samples, N, 3), float64: independent draws per cluster (or, with
         ``mode``, the most probable focus and component, their mean). The cluster's context is
         computed once and shared by its samples. Hint atoms are exactly their given positions;

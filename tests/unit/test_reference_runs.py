@@ -8,9 +8,10 @@ import pytest
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table, write_rows
+from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.potentials import open_engine
 from hopformer.surrogates.metrics import diffusion_coefficient, msd, unwrap
-from hopformer.surrogates.reference import TrajectorySpec, bulk_cell, frame_rows, run_reference
+from hopformer.surrogates.runs import TrajectorySpec, frame_rows, run_reference
 
 AMU_A2_PER_FS2_IN_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19  # 103.64
 
@@ -25,8 +26,9 @@ def _run(atoms, potential, spec):
 
 def test_nve_frames_conserve_energy_and_carry_consistent_velocities(al_potential, tmp_path):
     atoms = bulk_cell("Al", 2, 4.05)
-    spec = TrajectorySpec(300.0, "nve", equilibrate_ps=0.5, length_ps=2.0, stride_fs=10.0,
-                          timestep_fs=1.0, seed=4)  # fmt: skip
+    spec = TrajectorySpec(
+        300.0, "nve", equilibrate_ps=0.5, length_ps=2.0, stride_fs=10.0, timestep_fs=1.0, seed=4
+    )
     frames = _run(atoms, al_potential, spec)
     assert frames["positions"].shape == (spec.frames, 32, 3) == frames["velocities"].shape
     total = frames["potential_energy"] + frames["kinetic_energy"]
@@ -40,17 +42,25 @@ def test_nve_frames_conserve_energy_and_carry_consistent_velocities(al_potential
     path = write_rows(rows, tmp_path / "frames.parquet", schema.TRAJECTORY_FRAMES)
     back = read_table(path, schema.TRAJECTORY_FRAMES).to_pylist()
     assert back[3]["run"] == "bulk-nve-T300-s4" and back[3]["time_fs"] == 30.0
-    np.testing.assert_array_equal(np.reshape(back[3]["velocities"], (32, 3)),
-                                  frames["velocities"][3])  # fmt: skip
+    np.testing.assert_array_equal(
+        np.reshape(back[3]["velocities"], (32, 3)), frames["velocities"][3]
+    )
 
 
 def test_liquid_al_diffuses_and_solid_al_does_not(al_potential):
     atoms = bulk_cell("Al", 3, 4.05)
     d = {}
     for temperature, melt in ((400.0, None), (1200.0, 2000.0)):
-        spec = TrajectorySpec(temperature, "nve", equilibrate_ps=2.0, length_ps=6.0,
-                              stride_fs=10.0, melt_temperature=melt, melt_ps=4.0,
-                              seed=1)  # fmt: skip
+        spec = TrajectorySpec(
+            temperature,
+            "nve",
+            equilibrate_ps=2.0,
+            length_ps=6.0,
+            stride_fs=10.0,
+            melt_temperature=melt,
+            melt_ps=4.0,
+            seed=1,
+        )
         x = unwrap(_run(atoms, al_potential, spec)["positions"], atoms.cell.array)
         d[temperature] = diffusion_coefficient(msd(x, max_lag=300), 10.0) * 0.1  # cm²/s
     assert abs(d[400.0]) < 1e-6, d

@@ -44,8 +44,9 @@ def hessian(engine: Engine, positions: np.ndarray, delta: float = 5e-3) -> np.nd
     return 0.5 * (h + h.T)
 
 
-def frequencies(h: np.ndarray, masses: np.ndarray, positions: np.ndarray | None = None
-                ) -> np.ndarray:  # fmt: skip
+def frequencies(
+    h: np.ndarray, masses: np.ndarray, positions: np.ndarray | None = None
+) -> np.ndarray:
     """Normal-mode frequencies (THz), ascending; an imaginary mode is returned negative.
 
     With ``positions``, the six rigid-body modes of a free cluster (three translations, three
@@ -87,8 +88,9 @@ class Vineyard:
     reason: str = ""
 
 
-def vineyard(freq_min: np.ndarray, freq_saddle: np.ndarray, zero_modes: int = 6,
-             zero_tol: float = 0.01) -> Vineyard:  # fmt: skip
+def vineyard(
+    freq_min: np.ndarray, freq_saddle: np.ndarray, zero_modes: int = 6, zero_tol: float = 0.01
+) -> Vineyard:
     """Vineyard prefactor from the two spectra (see module doc). The ``zero_modes`` modes of
     smallest |ν| are dropped from each; any remaining mode below −``zero_tol`` THz counts as
     imaginary, and one in (−zero_tol, zero_tol) as too soft for a harmonic rate. Spectra from

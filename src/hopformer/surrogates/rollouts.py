@@ -1,22 +1,21 @@
 """Judging a surrogate's trajectory against the reference MD started from the same state — one
-verdict for both trajectory surrogates (issue 7).
+verdict for both trajectory surrogates.
 
 :func:`judge_rollout` compares a rollout (positions, velocities every ``dt_fs``) with the
 reference frames over the same times: RMS position error at 10 fs, 100 fs, 1 ps and 10 ps
 (where reached), structure (g(r) of a periodic cell, the pair-distance distribution of a
 free cluster; L1 distance), MSD and D, the VACF's vibrational spectrum (peak frequency and
 L1 distance), temperature and its drift, the total energy scored by the reference potential
-and its drift, and the stable horizon. :func:`reference_speed` times the reference MD on the
-same hardware from the same state, for the speed comparison.
+and its drift, and the stable horizon. The reference MD's own speed from the same state is
+:func:`hopformer.physics.md.md_speed`.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from ase import Atoms, units
 
+from hopformer.physics.md import masses_of
+from hopformer.physics.potentials import score
 from hopformer.surrogates.metrics import (
     diffusion_coefficient,
     msd,
@@ -41,12 +40,6 @@ AMU_A2_FS2_IN_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
 ENERGY_FRAMES = 200
 
 
-def masses_of(numbers: np.ndarray) -> np.ndarray:
-    from ase.data import atomic_masses
-
-    return atomic_masses[np.asarray(numbers)]
-
-
 def structure(frames: np.ndarray, cell: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(r, g) of a periodic cell, or a free cluster's pair-distance distribution."""
     if cell is not None:
@@ -54,21 +47,28 @@ def structure(frames: np.ndarray, cell: np.ndarray | None) -> tuple[np.ndarray, 
     return pair_distribution(frames, 14.0, 140)
 
 
-def total_energies(potential: str, numbers: np.ndarray, cell: np.ndarray | None,
-                   xs: np.ndarray, vs: np.ndarray) -> np.ndarray:  # fmt: skip
+def total_energies(
+    potential: str, numbers: np.ndarray, cell: np.ndarray | None, xs: np.ndarray, vs: np.ndarray
+) -> np.ndarray:
     """Potential (reference potential) + kinetic energy (eV) of each frame (NaN for a frame
     a broken rollout made non-finite)."""
-    from hopformer.physics.potentials import score
-
     potential_energy = np.array([e for e, _ in score(potential, numbers, xs, cell)])
     ke = 0.5 * (masses_of(numbers)[None, :, None] * vs**2).sum((1, 2))  # amu Å²/fs²
     return potential_energy + ke * AMU_A2_FS2_IN_EV
 
 
-def judge_rollout(xs: np.ndarray, vs: np.ndarray, ref_x: np.ndarray, ref_v: np.ndarray,
-                  numbers: np.ndarray, cell: np.ndarray | None, dt_fs: float,
-                  reference_temperature: float, potential: str | None = None,
-                  reference_energy: np.ndarray | None = None) -> tuple[dict, dict]:  # fmt: skip
+def judge_rollout(
+    xs: np.ndarray,
+    vs: np.ndarray,
+    ref_x: np.ndarray,
+    ref_v: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray | None,
+    dt_fs: float,
+    reference_temperature: float,
+    potential: str | None = None,
+    reference_energy: np.ndarray | None = None,
+) -> tuple[dict, dict]:
     """(summary, curves) of a rollout ``xs, vs`` (F, N, 3) against reference frames at the
     same times; ``potential`` scores total energies (``reference_energy``: the reference's
     own, per frame)."""
@@ -78,8 +78,11 @@ def judge_rollout(xs: np.ndarray, vs: np.ndarray, ref_x: np.ndarray, ref_v: np.n
     n_frames, n = xs.shape[:2]
     ux, uref = unwrap(xs, cell), unwrap(ref_x, cell)
     err = position_error(ux, uref) * 100.0  # pm
-    summary: dict = {"frames": n_frames, "dt_fs": dt_fs,
-                     "simulated_ps": (n_frames - 1) * dt_fs / 1000}  # fmt: skip
+    summary: dict = {
+        "frames": n_frames,
+        "dt_fs": dt_fs,
+        "simulated_ps": (n_frames - 1) * dt_fs / 1000,
+    }
     for mark in ERROR_MARKS_FS:
         k = mark / dt_fs
         if abs(k - round(k)) < 1e-9 and 1 <= round(k) < n_frames:
@@ -112,16 +115,26 @@ def judge_rollout(xs: np.ndarray, vs: np.ndarray, ref_x: np.ndarray, ref_v: np.n
     t_model = temperature(vs, masses, dof_removed)
     t_ref = temperature(ref_v, masses, dof_removed)
     tenth = max(1, n_frames // 10)
-    summary.update(temperature_model_mean=float(t_model.mean()),
-                   temperature_reference_mean=float(t_ref.mean()),
-                   temperature_model_drift=float(t_model[-tenth:].mean() - t_model[:tenth].mean()),
-                   stable_horizon_fs=stable_horizon(xs, vs, masses, dt_fs, reference_temperature,
-                                                    cell))  # fmt: skip
-    curves = {"time_fs": np.arange(n_frames) * dt_fs, "position_error_pm": err,
-              "msd_model": m_model, "msd_reference": m_ref, "temperature_model": t_model,
-              "temperature_reference": t_ref, "r": r, "rdf_model": g_model,
-              "rdf_reference": g_ref, "frequency_thz": f, "vdos_model": p_model,
-              "vdos_reference": p_ref}  # fmt: skip
+    summary.update(
+        temperature_model_mean=float(t_model.mean()),
+        temperature_reference_mean=float(t_ref.mean()),
+        temperature_model_drift=float(t_model[-tenth:].mean() - t_model[:tenth].mean()),
+        stable_horizon_fs=stable_horizon(xs, vs, masses, dt_fs, reference_temperature, cell),
+    )
+    curves = {
+        "time_fs": np.arange(n_frames) * dt_fs,
+        "position_error_pm": err,
+        "msd_model": m_model,
+        "msd_reference": m_ref,
+        "temperature_model": t_model,
+        "temperature_reference": t_ref,
+        "r": r,
+        "rdf_model": g_model,
+        "rdf_reference": g_ref,
+        "frequency_thz": f,
+        "vdos_model": p_model,
+        "vdos_reference": p_ref,
+    }
     if potential is not None:
         every = max(1, -(-n_frames // ENERGY_FRAMES))
         e_model = total_energies(potential, numbers, cell, xs[::every], vs[::every])
@@ -134,33 +147,3 @@ def judge_rollout(xs: np.ndarray, vs: np.ndarray, ref_x: np.ndarray, ref_v: np.n
         curves["energy_time_fs"] = curves["time_fs"][::every]
         curves["energy_model"] = e_model
     return summary, curves
-
-
-def reference_speed(
-    potential: str,
-    numbers: np.ndarray,
-    x: np.ndarray,
-    v: np.ndarray,
-    cell: np.ndarray | None,
-    timestep_fs: float,
-    ps: float = 1.0,
-) -> float:
-    """Wall seconds per simulated ps of NVE MD on ``potential`` from (x, v), on this machine
-    (after 2 untimed warm-up steps: set-up is not MD)."""
-    from hopformer.physics.engine import NVE
-    from hopformer.physics.potentials import open_engine
-
-    atoms = Atoms(numbers=numbers, positions=x, cell=cell, pbc=cell is not None)
-    if cell is None:
-        atoms.center(vacuum=10.0)
-    engine = open_engine(atoms, potential)
-    try:
-        engine.set_velocities(np.asarray(v, float) / units.fs)
-        steps = max(1, round(ps * 1000 / timestep_fs))
-        engine.run(2, NVE(timestep_fs))
-        start = time.perf_counter()
-        engine.run(steps, NVE(timestep_fs))
-        wall = time.perf_counter() - start
-    finally:
-        engine.close()
-    return wall / (steps * timestep_fs / 1000)

@@ -1,6 +1,6 @@
 """Climbing-image NEB between two minima of a free cluster, with intermediate minima split off.
 
-DESIGN.md §7: ASE's ``NEB(..., method="improvedtangent", climb=True)`` — ``method`` is always
+docs/design.md §7: ASE's ``NEB(..., method="improvedtangent", climb=True)`` — ``method`` is always
 passed (ASE 3.27.1 changed the default) — IDPP interpolation, FIRE on the band (never BFGS: 319
 s against 0.3 s measured), one calculator per image (``potentials.calculator``: for EAM a
 ``LammpsEAM`` with its own LAMMPS; an MLIP model file works too), a non-periodic cell. A free
@@ -146,8 +146,9 @@ def run_neb(
         atoms = Atoms(numbers=numbers, positions=x + shift, cell=box.cell, pbc=False)
         atoms.calc = calculator(potential)
         band.append(atoms)
-    neb = _CachedNEB(band, k=spring, climb=False, method="improvedtangent",
-              remove_rotation_and_translation=True)  # fmt: skip
+    neb = _CachedNEB(
+        band, k=spring, climb=False, method="improvedtangent", remove_rotation_and_translation=True
+    )
     neb.interpolate(method="idpp")
 
     def result(converged: bool, taken: int, climbed: bool, note: str = "") -> Band:
@@ -226,13 +227,21 @@ def minimum_energy_path(
                 return x
         return None
 
-    band = run_neb(potential, numbers, initial, final, split_at=split_at if max_depth > 0 else None,
-                   **neb_options)  # fmt: skip
+    band = run_neb(
+        potential,
+        numbers,
+        initial,
+        final,
+        split_at=split_at if max_depth > 0 else None,
+        **neb_options,
+    )
     if band.intermediate is not None:
         x = band.intermediate
-        first = minimum_energy_path(potential, numbers, initial, x, relax, same,
-                                    max_depth - 1, **neb_options)  # fmt: skip
-        second = minimum_energy_path(potential, numbers, x, final, relax, same,
-                                     max_depth - 1, **neb_options)  # fmt: skip
+        first = minimum_energy_path(
+            potential, numbers, initial, x, relax, same, max_depth - 1, **neb_options
+        )
+        second = minimum_energy_path(
+            potential, numbers, x, final, relax, same, max_depth - 1, **neb_options
+        )
         return Path(first.segments + second.segments)
     return Path([band])

@@ -11,7 +11,7 @@ import torch
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
-from hopformer.model.network import Batch
+from hopformer.transformer.network import Batch
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,21 @@ def read_examples(path: str | os.PathLike, max_atoms: int | None = None) -> list
             raise ValueError(
                 f"{path}: a transition of {n} atoms exceeds transformer.max_atoms = {max_atoms}"
             )
-        out.append(Example(np.asarray(row["numbers"], dtype=np.int64),
-                           np.reshape(row["initial_positions"], (n, 3)),
-                           np.reshape(row["final_positions"], (n, 3)),
-                           row["initial_state"], row["final_state"],
-                           row["atoms_moved"]))  # fmt: skip
+        out.append(
+            Example(
+                np.asarray(row["numbers"], dtype=np.int64),
+                np.reshape(row["initial_positions"], (n, 3)),
+                np.reshape(row["final_positions"], (n, 3)),
+                row["initial_state"],
+                row["final_state"],
+                row["atoms_moved"],
+            )
+        )
     return out
 
 
 def top_k_atoms(example: Example, k: int) -> np.ndarray:
-    """The ``k`` atoms with the largest displacement in the true transition (DESIGN.md §6);
+    """The ``k`` atoms with the largest displacement in the true transition (docs/design.md §6);
     ties broken by atom index, so the hint is a pure function of the example."""
     order = np.lexsort((np.arange(example.natoms), -example.displacements()))
     return np.sort(order[:k])
@@ -97,8 +102,9 @@ def collate(
     return Batch(pos, num, mask, hmask, hpos)
 
 
-def example_batch(examples: Sequence[Example], ks: Sequence[int], max_atoms: int
-                  ) -> tuple[Batch, torch.Tensor]:  # fmt: skip
+def example_batch(
+    examples: Sequence[Example], ks: Sequence[int], max_atoms: int
+) -> tuple[Batch, torch.Tensor]:
     """Examples with top-k hints as a batch, and the padded true final positions."""
     hints = []
     for ex, k in zip(examples, ks, strict=True):

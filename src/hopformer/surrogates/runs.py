@@ -1,4 +1,4 @@
-"""Reference MD trajectories for the trajectory surrogates (issue 7): the data they learn from
+"""Reference MD trajectories for the trajectory surrogates: the data they learn from
 and the ground truth they are judged against.
 
 One run = one system at one temperature and seed: seeded Maxwell–Boltzmann velocities,
@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms, units
-from ase.build import bulk
+from ase.io import read
 
+from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import NVE, Engine, Langevin
+from hopformer.physics.structure import center_in_vacuum
+from hopformer.streams import lammps_seed
 
 ENSEMBLES = ("nve", "langevin")
 
@@ -45,8 +48,10 @@ class TrajectorySpec:
             raise ValueError(f"trajectory: temperature and length_ps must be > 0 ({self})")
         steps = self.stride_fs / self.timestep_fs
         if self.stride_fs <= 0 or abs(steps - round(steps)) > 1e-9:
-            raise ValueError(f"trajectory stride_fs {self.stride_fs} must be a positive multiple "
-                             f"of timestep_fs {self.timestep_fs}")  # fmt: skip
+            raise ValueError(
+                f"trajectory stride_fs {self.stride_fs} must be a positive multiple "
+                f"of timestep_fs {self.timestep_fs}"
+            )
 
     @property
     def stride_steps(self) -> int:
@@ -58,21 +63,17 @@ class TrajectorySpec:
         return int(round(self.length_ps * 1000 / self.stride_fs)) + 1
 
 
-def bulk_cell(element: str, cells: int, lattice_constant: float) -> Atoms:
-    """A periodic fcc supercell of ``cells``³ cubic cells (4 atoms each)."""
-    return bulk(element, "fcc", a=lattice_constant, cubic=True).repeat(cells)
-
-
 def run_reference(engine: Engine, spec: TrajectorySpec) -> dict[str, np.ndarray]:
     """Run ``spec`` on ``engine`` (positions already set) and return its frames:
     ``time_fs`` (F,), ``positions`` (F, N, 3) Å, ``velocities`` (F, N, 3) Å/fs,
     ``potential_energy`` and ``kinetic_energy`` (F,) eV."""
     ts = spec.timestep_fs
-    seed = 1 + spec.seed % 899_999_998
+    seed = lammps_seed(spec.seed)
     engine.thermalize(spec.melt_temperature or spec.temperature, seed)
     if spec.melt_temperature and spec.melt_ps > 0:
-        engine.run(_steps(spec.melt_ps, ts), Langevin(spec.melt_temperature, ts, spec.damping_fs,
-                                                      seed))  # fmt: skip
+        engine.run(
+            _steps(spec.melt_ps, ts), Langevin(spec.melt_temperature, ts, spec.damping_fs, seed)
+        )
     thermostat = Langevin(spec.temperature, ts, spec.damping_fs, seed)
     if spec.equilibrate_ps > 0:
         engine.run(_steps(spec.equilibrate_ps, ts), thermostat)
@@ -98,20 +99,64 @@ def run_name(system: str, spec: TrajectorySpec) -> str:
     return f"{system}-{spec.ensemble}-T{spec.temperature:g}-s{spec.seed}"
 
 
-def frame_rows(frames: dict[str, np.ndarray], spec: TrajectorySpec, system: str,
-               numbers: np.ndarray, cell: np.ndarray | None, potential_sha256: str,
-               name: str | None = None) -> list[dict]:  # fmt: skip
+def frame_rows(
+    frames: dict[str, np.ndarray],
+    spec: TrajectorySpec,
+    system: str,
+    numbers: np.ndarray,
+    cell: np.ndarray | None,
+    potential_sha256: str,
+    name: str | None = None,
+) -> list[dict]:
     """TRAJECTORY_FRAMES rows of one run (see :mod:`hopformer.data.schema`); ``name``
     defaults to :func:`run_name`."""
     name = name or run_name(system, spec)
     flat_cell = [] if cell is None else np.asarray(cell, dtype=float).ravel().tolist()
-    return [{
-        "run": name, "system": system, "ensemble": spec.ensemble,
-        "temperature": spec.temperature, "seed": spec.seed, "frame": i,
-        "time_fs": float(frames["time_fs"][i]), "timestep_fs": spec.timestep_fs,
-        "numbers": numbers, "positions": frames["positions"][i],
-        "velocities": frames["velocities"][i], "cell": flat_cell,
-        "potential_energy": float(frames["potential_energy"][i]),
-        "kinetic_energy": float(frames["kinetic_energy"][i]),
-        "potential_sha256": potential_sha256,
-    } for i in range(len(frames["time_fs"]))]  # fmt: skip
+    return [
+        {
+            "run": name,
+            "system": system,
+            "ensemble": spec.ensemble,
+            "temperature": spec.temperature,
+            "seed": spec.seed,
+            "frame": i,
+            "time_fs": float(frames["time_fs"][i]),
+            "timestep_fs": spec.timestep_fs,
+            "numbers": numbers,
+            "positions": frames["positions"][i],
+            "velocities": frames["velocities"][i],
+            "cell": flat_cell,
+            "potential_energy": float(frames["potential_energy"][i]),
+            "kinetic_energy": float(frames["kinetic_energy"][i]),
+            "potential_sha256": potential_sha256,
+        }
+        for i in range(len(frames["time_fs"]))
+    ]
+
+
+def start_structure(
+    system: str,
+    structure: str | None = None,
+    vacuum: float = 10.0,
+    element: str = "Al",
+    cells: int = 4,
+    lattice_constant: float = 4.05,
+) -> tuple[Atoms, np.ndarray | None]:
+    """(atoms, cell or None) a run starts from: the relaxed ``structure`` file centred in
+    ``vacuum`` (system ``cluster``), or the periodic fcc supercell (system ``bulk``)."""
+    if system == "bulk":
+        atoms = bulk_cell(element, cells, lattice_constant)
+        return atoms, atoms.cell.array
+    if system != "cluster":
+        raise ValueError(f"system {system!r}: expected 'cluster' or 'bulk'")
+    if not structure:
+        raise ValueError("system 'cluster' needs the relaxed cluster's structure file")
+    return center_in_vacuum(read(structure), vacuum), None
+
+
+def run_report(frames: dict[str, np.ndarray], natoms: int) -> str:
+    """Total-energy drift (meV/atom) and mean kinetic temperature (K) of a run's frames."""
+    total = frames["potential_energy"] + frames["kinetic_energy"]
+    drift = (total[-1] - total[0]) / natoms * 1e3
+    mean_t = np.mean(frames["kinetic_energy"]) / (1.5 * natoms * units.kB)
+    return f"total energy drift {drift:.3f} meV/atom; mean T {mean_t:.1f} K"

@@ -1,6 +1,6 @@
 """Evaluating the transformer: accuracy(k) with its model-free baseline, and exploration.
 
-**accuracy(k)** — the fixed protocol of DESIGN.md §6, so numbers compare across versions:
+**accuracy(k)** — the fixed protocol of docs/design.md §6, so numbers compare across versions:
 for every held-out transition and every k in 0, 1, 2, 4, … N/2, the hint is the k atoms that
 move most in the true transition; the model's *mode* candidate (most probable focus and
 component) is relaxed with the splicing quench and counts as a success when the relaxed
@@ -17,71 +17,33 @@ path is for NEB validation.)
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from ase import Atoms
 
-from hopformer.model.examples import Example, collate, hint_sizes, top_k_atoms
-from hopformer.model.network import TransitionModel
-from hopformer.model.training import rng
-from hopformer.physics.engine import Engine
-from hopformer.physics.potentials import open_engine
-from hopformer.physics.relax import Relaxed, relax_candidate
+from hopformer.physics.relax import Relaxed, Relaxer
 from hopformer.physics.states import (
     MOVED,
-    QUENCH_FMAX,
-    SAME_STATE_TOL,
     align,
     hyperdistance,
     max_displacement,
-    same_state,
 )
-from hopformer.physics.structure import center_in_vacuum
-
-# Streams under the evaluation seed (numbers kept from the first version: same choices).
-SAMPLE_STREAM, SURFACE_STREAM, TEST_CHOICE_STREAM, STATE_CHOICE_STREAM = 11, 12, 21, 22
-
-
-class Judge:
-    """Relaxes candidates on the reference potential and compares minima: one quench and one
-    identity test everywhere. Keeps one engine per composition (atom order included)."""
-
-    def __init__(self, potential: str | os.PathLike, fmax: float = QUENCH_FMAX,
-                 tol: float = SAME_STATE_TOL, vacuum: float = 10.0):  # fmt: skip
-        self.potential, self.fmax, self.tol, self.vacuum = potential, fmax, tol, vacuum
-        self._engines: dict[tuple[int, ...], Engine] = {}
-
-    def engine(self, numbers: np.ndarray, positions: np.ndarray) -> Engine:
-        key = tuple(int(z) for z in numbers)
-        if key not in self._engines:
-            atoms = center_in_vacuum(Atoms(numbers=numbers, positions=positions), self.vacuum)
-            self._engines[key] = open_engine(atoms, self.potential)
-        return self._engines[key]
-
-    def relax(self, positions: np.ndarray, numbers: np.ndarray) -> Relaxed:
-        return relax_candidate(self.engine(numbers, positions), positions, fmax=self.fmax)
-
-    def energy(self, positions: np.ndarray, numbers: np.ndarray) -> float:
-        engine = self.engine(numbers, positions)
-        engine.set_positions(positions)
-        return float(engine.energy())
-
-    def same(self, a: np.ndarray, b: np.ndarray, numbers: np.ndarray) -> bool:
-        return same_state(a, b, numbers, self.tol)
-
-    def close(self) -> None:
-        for engine in self._engines.values():
-            engine.close()
-        self._engines.clear()
+from hopformer.streams import SAMPLE, SURFACE, rng, seed_of
+from hopformer.transformer.examples import Example, collate, hint_sizes, top_k_atoms
+from hopformer.transformer.network import TransitionModel
 
 
-def model_candidates(model: TransitionModel, ex: Example, atoms: np.ndarray,
-                     targets: np.ndarray, samples: int = 1, seed: int | None = None,
-                     mode: bool = False) -> np.ndarray:  # fmt: skip
+def model_candidates(
+    model: TransitionModel,
+    ex: Example,
+    atoms: np.ndarray,
+    targets: np.ndarray,
+    samples: int = 1,
+    seed: int | None = None,
+    mode: bool = False,
+) -> np.ndarray:
     """Candidates (samples, N, 3) for ``ex``'s initial state with the hint (atoms, targets)."""
     device = next(model.parameters()).device
     batch = collate([(ex.numbers, ex.initial)], [(atoms, targets)], model.config.max_atoms)
@@ -98,7 +60,7 @@ def baseline_candidate(ex: Example, atoms: np.ndarray) -> np.ndarray:
 
 def accuracy(
     model: TransitionModel,
-    judge: Judge,
+    judge: Relaxer,
     examples: Sequence[Example],
     ks: Sequence[int] | None = None,
     log: Callable[[str], None] = lambda m: None,
@@ -116,17 +78,22 @@ def accuracy(
             cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
             res_model = judge.relax(cand, ex.numbers)
             res_base = judge.relax(baseline_candidate(ex, atoms), ex.numbers)
-            details.append({
-                "initial_state": ex.initial_state, "final_state": ex.final_state, "k": k,
-                "natoms": ex.natoms, "atoms_moved": ex.atoms_moved,
-                **_outcome("model", res_model, ex, judge),
-                **_outcome("baseline", res_base, ex, judge),
-            })  # fmt: skip
+            details.append(
+                {
+                    "initial_state": ex.initial_state,
+                    "final_state": ex.final_state,
+                    "k": k,
+                    "natoms": ex.natoms,
+                    "atoms_moved": ex.atoms_moved,
+                    **_outcome("model", res_model, ex, judge),
+                    **_outcome("baseline", res_base, ex, judge),
+                }
+            )
         log(f"accuracy: transition {i + 1}/{len(examples)} done")
     return summarise(details), details
 
 
-def _outcome(prefix: str, res: Relaxed, ex: Example, judge: Judge) -> dict:
+def _outcome(prefix: str, res: Relaxed, ex: Example, judge: Relaxer) -> dict:
     status = res.status
     success = False
     if res.ok:
@@ -135,9 +102,11 @@ def _outcome(prefix: str, res: Relaxed, ex: Example, judge: Judge) -> dict:
             status = "initial"
         elif not success:
             status = "other"
-    return {f"{prefix}_status": "final" if success else status,
-            f"{prefix}_success": success,
-            f"{prefix}_energy": res.energy}  # fmt: skip
+    return {
+        f"{prefix}_status": "final" if success else status,
+        f"{prefix}_success": success,
+        f"{prefix}_energy": res.energy,
+    }
 
 
 def summarise(details: Sequence[dict]) -> list[dict]:
@@ -150,20 +119,30 @@ def summarise(details: Sequence[dict]) -> list[dict]:
         n = len(ds)
         ms = sum(d["model_success"] for d in ds)
         bs = sum(d["baseline_success"] for d in ds)
-        rows.append({
-            "k": k, "k_fraction": float(np.mean([k / d["natoms"] for d in ds])),
-            "transitions": n, "model_success": ms, "baseline_success": bs,
-            "accuracy": ms / n, "baseline_accuracy": bs / n, "margin": (ms - bs) / n,
-            "model_back_to_initial": sum(d["model_status"] == "initial" for d in ds) / n,
-            "model_failed": sum(d["model_status"] in ("overlap", "unconverged", "fragmented")
-                                for d in ds) / n,
-        })  # fmt: skip
+        rows.append(
+            {
+                "k": k,
+                "k_fraction": float(np.mean([k / d["natoms"] for d in ds])),
+                "transitions": n,
+                "model_success": ms,
+                "baseline_success": bs,
+                "accuracy": ms / n,
+                "baseline_accuracy": bs / n,
+                "margin": (ms - bs) / n,
+                "model_back_to_initial": sum(d["model_status"] == "initial" for d in ds) / n,
+                "model_failed": sum(
+                    d["model_status"] in ("overlap", "unconverged", "fragmented") for d in ds
+                )
+                / n,
+            }
+        )
     return rows
 
 
 # -- exploration --------------------------------------------------------------------------------
-def surface_hint(x: np.ndarray, generator: np.random.Generator, tries: int = 2000
-                 ) -> tuple[int, np.ndarray] | None:  # fmt: skip
+def surface_hint(
+    x: np.ndarray, generator: np.random.Generator, tries: int = 2000
+) -> tuple[int, np.ndarray] | None:
     """One surface atom and a neighbouring empty site for it, chosen without any final state.
 
     With ``a`` the median nearest-neighbour distance, surface atoms have fewer than 12
@@ -194,9 +173,14 @@ def surface_hint(x: np.ndarray, generator: np.random.Generator, tries: int = 200
     return None
 
 
-def hint_free_candidates(model: TransitionModel, ex: Example, samples: int, surface_hints: int,
-                         sample_seed: int, sites: np.random.Generator
-                         ) -> tuple[list[tuple[np.ndarray, str]], int]:  # fmt: skip
+def hint_free_candidates(
+    model: TransitionModel,
+    ex: Example,
+    samples: int,
+    surface_hints: int,
+    sample_seed: int,
+    sites: np.random.Generator,
+) -> tuple[list[tuple[np.ndarray, str]], int]:
     """Candidates for ``ex``'s initial state from hints made without any final state:
     ``samples`` seeded draws with no hint ("sampled"), then ``surface_hints`` mode candidates
     with one surface atom moved to an empty neighbouring site drawn from ``sites``
@@ -204,8 +188,9 @@ def hint_free_candidates(model: TransitionModel, ex: Example, samples: int, surf
     cands = []
     if samples:
         empty = np.zeros(0, dtype=np.int64)
-        draws = model_candidates(model, ex, empty, np.zeros((0, 3)), samples=samples,
-                                 seed=sample_seed)  # fmt: skip
+        draws = model_candidates(
+            model, ex, empty, np.zeros((0, 3)), samples=samples, seed=sample_seed
+        )
         cands += [(c, "sampled") for c in draws]
     missing = 0
     for _ in range(surface_hints):
@@ -215,14 +200,15 @@ def hint_free_candidates(model: TransitionModel, ex: Example, samples: int, surf
             continue
         atom, site = hint
         site = site + ex.initial.mean(0)
-        cands.append((model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0],
-                      "surface"))  # fmt: skip
+        cands.append(
+            (model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0], "surface")
+        )
     return cands, missing
 
 
 def explore(
     model: TransitionModel,
-    judge: Judge,
+    judge: Relaxer,
     groups: dict[int, list[Example]],
     samples: int,
     surface_hints: int,
@@ -237,9 +223,9 @@ def explore(
     md_total = 0
     for s, md in sorted(groups.items()):
         ex = md[0]
-        cands, missing = hint_free_candidates(model, ex, samples, surface_hints,
-                                              _seed(seed, SAMPLE_STREAM, s),
-                                              rng(seed, SURFACE_STREAM, s))  # fmt: skip
+        cands, missing = hint_free_candidates(
+            model, ex, samples, surface_hints, seed_of(seed, SAMPLE, s), rng(seed, SURFACE, s)
+        )
         if missing:
             counts["no_surface_site"] += missing
         found: list[dict] = []
@@ -258,26 +244,42 @@ def explore(
                 hit["candidates"] += 1
                 hit["kinds"].add(kind)
                 continue
-            md_final = next((m.final_state for m in md
-                             if judge.same(m.final, res.positions, ex.numbers)), -1)  # fmt: skip
-            found.append({"x": res.positions, "energy": res.energy, "candidates": 1,
-                          "kinds": {kind}, "md_final_state": md_final})  # fmt: skip
+            md_final = next(
+                (m.final_state for m in md if judge.same(m.final, res.positions, ex.numbers)), -1
+            )
+            found.append(
+                {
+                    "x": res.positions,
+                    "energy": res.energy,
+                    "candidates": 1,
+                    "kinds": {kind},
+                    "md_final_state": md_final,
+                }
+            )
         md_total += len(md)
         recovered += len({f["md_final_state"] for f in found if f["md_final_state"] >= 0})
         initial_energy = judge.energy(ex.initial, ex.numbers)
         for f in found:
             final = align(ex.initial, f["x"])
             disp = np.linalg.norm(final - ex.initial, axis=1)
-            rows.append({
-                "initial_state": s, "initial_energy": initial_energy,
-                "final_energy": f["energy"], "delta_energy": f["energy"] - initial_energy,
-                "max_displacement": max_displacement(ex.initial, final),
-                "hyperdistance": hyperdistance(ex.initial, final),
-                "atoms_moved": int((disp > MOVED).sum()), "candidates": f["candidates"],
-                "hint_kinds": ",".join(sorted(f["kinds"])),
-                "md_final_state": f["md_final_state"], "novel": f["md_final_state"] < 0,
-                "numbers": ex.numbers, "initial_positions": ex.initial, "final_positions": final,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "initial_state": s,
+                    "initial_energy": initial_energy,
+                    "final_energy": f["energy"],
+                    "delta_energy": f["energy"] - initial_energy,
+                    "max_displacement": max_displacement(ex.initial, final),
+                    "hyperdistance": hyperdistance(ex.initial, final),
+                    "atoms_moved": int((disp > MOVED).sum()),
+                    "candidates": f["candidates"],
+                    "hint_kinds": ",".join(sorted(f["kinds"])),
+                    "md_final_state": f["md_final_state"],
+                    "novel": f["md_final_state"] < 0,
+                    "numbers": ex.numbers,
+                    "initial_positions": ex.initial,
+                    "final_positions": final,
+                }
+            )
         log(f"explore: state {s}: {len(cands)} candidates, {len(found)} distinct transitions")
     n_states = len(groups)
     summary = {
@@ -290,7 +292,3 @@ def explore(
         "md_transitions_recovered": recovered,
     }
     return rows, summary
-
-
-def _seed(seed: int, *stream: int) -> int:
-    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])

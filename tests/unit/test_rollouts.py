@@ -8,16 +8,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hopformer.physics.clusters import bulk_cell
+from hopformer.physics.md import md_speed
 from hopformer.physics.potentials import open_engine
-from hopformer.surrogates.judge import judge_rollout, reference_speed
 from hopformer.surrogates.predictor import PredictorConfig, chain
-from hopformer.surrogates.reference import TrajectorySpec, bulk_cell, run_reference
-from hopformer.surrogates.training import train_predictor
+from hopformer.surrogates.rollouts import judge_rollout
+from hopformer.surrogates.runs import TrajectorySpec, run_reference
+from hopformer.surrogates.training import SurrogateTraining, train_predictor
 
 
 def _run(atoms, potential, temperature=300.0):
-    spec = TrajectorySpec(temperature, "nve", equilibrate_ps=0.3, length_ps=1.0, stride_fs=10.0,
-                          timestep_fs=1.0, seed=2)  # fmt: skip
+    spec = TrajectorySpec(
+        temperature,
+        "nve",
+        equilibrate_ps=0.3,
+        length_ps=1.0,
+        stride_fs=10.0,
+        timestep_fs=1.0,
+        seed=2,
+    )
     engine = open_engine(atoms, potential)
     try:
         return run_reference(engine, spec)
@@ -40,15 +49,15 @@ def pt_run(pt_potential, disordered_pt55):
 
 
 @pytest.mark.parametrize("system", ["al_run", "pt_run"])
-def test_the_reference_judged_against_itself_is_perfect(system, request, al_potential,
-                                                        pt_potential):  # fmt: skip
+def test_the_reference_judged_against_itself_is_perfect(
+    system, request, al_potential, pt_potential
+):
     atoms, frames = request.getfixturevalue(system)
     periodic = system == "al_run"
     cell, potential = (atoms.cell.array, al_potential) if periodic else (None, pt_potential)
     x, v = frames["positions"], frames["velocities"]
     total = frames["potential_energy"] + frames["kinetic_energy"]
-    summary, curves = judge_rollout(x, v, x, v, atoms.numbers, cell, 10.0, 300.0, potential,
-                                    total)  # fmt: skip
+    summary, curves = judge_rollout(x, v, x, v, atoms.numbers, cell, 10.0, 300.0, potential, total)
     assert summary["position_error_pm_10fs"] == 0 and summary["position_error_pm_1000fs"] == 0
     assert summary["structure_l1"] == 0 and summary["vdos_l1"] == 0
     assert summary["msd_ratio"] == pytest.approx(1.0) and summary["vdos_peak_ratio"] == 1.0
@@ -59,9 +68,10 @@ def test_the_reference_judged_against_itself_is_perfect(system, request, al_pote
     # units agree with the MD engine's.
     np.testing.assert_allclose(curves["energy_model"], total, rtol=0, atol=1e-6 * len(x[0]))
     assert summary["energy_drift_mev_atom_model"] == pytest.approx(
-        summary["energy_drift_mev_atom_reference"], abs=1e-3)  # fmt: skip
+        summary["energy_drift_mev_atom_reference"], abs=1e-3
+    )
     assert abs(summary["energy_drift_mev_atom_reference"]) < 0.1, "NVE conserves energy"
-    assert reference_speed(potential, atoms.numbers, x[0], v[0], cell, 1.0, ps=0.05) > 0
+    assert md_speed(potential, atoms.numbers, x[0], v[0], cell, 1.0, ps=0.05) > 0
 
 
 def test_a_known_displacement_is_the_error_reported(al_run):
@@ -74,7 +84,8 @@ def test_a_known_displacement_is_the_error_reported(al_run):
     assert summary["position_error_pm_100fs"] == pytest.approx(1.0)
     heated, _ = judge_rollout(x, 3 * v, x, v, atoms.numbers, atoms.cell.array, 10.0, 300.0)
     assert heated["temperature_model_mean"] == pytest.approx(
-        9 * heated["temperature_reference_mean"])  # fmt: skip
+        9 * heated["temperature_reference_mean"]
+    )
     assert heated["stable_horizon_fs"] == 0.0, "9 × T is a temperature spike at once"
     with pytest.raises(ValueError, match="frames differ"):
         judge_rollout(x[:5], v[:5], x, v, atoms.numbers, atoms.cell.array, 10.0, 300.0)
@@ -93,23 +104,36 @@ def _harmonic_run(rng, pairs=4, k=1.0, mass=27.0, frames=81, dt=5.0):
     half = (2.5 + q)[..., None] / 2 * axis
     x = np.concatenate([centres - half, centres + half], axis=1)
     v = np.concatenate([-p[..., None] / 2 * axis, p[..., None] / 2 * axis], axis=1)
-    return {"positions": x, "velocities": v, "numbers": np.full(2 * pairs, 13), "cell": None,
-            "time_fs": t, "temperature": 300.0, "timestep_fs": 1.0}  # fmt: skip
+    return {
+        "positions": x,
+        "velocities": v,
+        "numbers": np.full(2 * pairs, 13),
+        "cell": None,
+        "time_fs": t,
+        "temperature": 300.0,
+        "timestep_fs": 1.0,
+    }
 
 
 def test_the_predictor_trainer_learns_a_harmonic_toy_trajectory():
     rng = np.random.default_rng(3)
     runs = [_harmonic_run(rng, k=4.0) for _ in range(3)]
     config = PredictorConfig(horizon_fs=20.0, width=16, layers=2)
-    model, history = train_predictor(runs, config, stride_fs=5.0, steps=300, seed=1,
-                                     learning_rate=3e-3, batch=4)  # fmt: skip
+    # 600 steps, not 300: at 300 the 10 fs error ratio spread 0.13–0.70 over seeds 1–4 (a pass
+    # was luck); at 600 it is 0.008–0.12 on every seed, well inside the 0.3 asked below.
+    settings = SurrogateTraining(steps=600, batch_size=4, learning_rate=3e-3, seed=1)
+    model, history = train_predictor(runs, config, 5.0, settings)
     assert history[-1]["loss"] < 0.2 * history[0]["loss"]
     test = _harmonic_run(np.random.default_rng(11), k=4.0)
     x, v = test["positions"], test["velocities"]
     for lag in (2, 4):  # 10 and 20 fs
         dt = lag * 5.0
-        err = np.mean([((chain(model, x[t], v[t], test["numbers"], dt, 1)[0][1] - x[t + lag])
-                        ** 2).mean() for t in range(0, 60, 5)])  # fmt: skip
+        err = np.mean(
+            [
+                ((chain(model, x[t], v[t], test["numbers"], dt, 1)[0][1] - x[t + lag]) ** 2).mean()
+                for t in range(0, 60, 5)
+            ]
+        )
         free = np.mean([((x[t] + dt * v[t] - x[t + lag]) ** 2).mean() for t in range(0, 60, 5)])
         assert err < 0.3 * free, (dt, err, free)
     xs, vs = chain(model, x[0], v[0], test["numbers"], 20.0, 100)

@@ -1,0 +1,3 @@
+"""The machinery every learned model of hopformer shares: one training loop with seeded
+batches, schedule, fingerprinted checkpoints and resume (:mod:`.loop`), one model-file format
+and its safe loader (:mod:`.modelfile`), and the choice of device (:mod:`.devices`)."""

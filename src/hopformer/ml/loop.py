@@ -1,0 +1,193 @@
+"""The one training loop of hopformer's models (transformer, MLIP, both trajectory surrogates).
+
+A model supplies ``step_loss(step)``: it draws its batch from a stream seeded by (seed, step)
+— so a step's batch never depends on the steps before it — computes the loss, calls
+``backward()`` and returns the step's loss and its log columns. The loop owns the rest:
+
+* the **schedule**: linear warm-up over ``warmup_steps``, then cosine decay to 5 % of the peak
+  at the last step;
+* gradient clipping (optional), the optimiser step, a seeded evaluation hook;
+* **checkpoints** (model, optimiser, step, loss rows, fingerprint) written atomically every
+  ``checkpoint_every`` steps and at the end. On start, a checkpoint whose fingerprint
+  (model config, training config, data) matches is resumed, so a killed job ends with the
+  weights an uninterrupted one would have; one of another set-up is ignored, with a line in
+  the log;
+* the **loss log** (CSV, one row per step) and a log-friendly progress bar.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hopformer.physics.io import atomic_path, write_text_atomic
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how fast: the part of a training config the loop itself reads."""
+
+    steps: int
+    learning_rate: float
+    warmup_steps: int = 0
+    checkpoint_every: int = 200
+    grad_clip: float | None = None
+
+    def __post_init__(self):
+        for name in ("steps", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+    def rate(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 5 % at the last step."""
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        t = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        return self.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of JSON-able ``parts`` (configs, data checksums): what a checkpoint must
+    match to be resumed."""
+    return hashlib.sha256(json.dumps(list(parts), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def seeded_init(seed: int, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """``make()`` with torch's generator seeded by ``seed``; the global RNG is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+class ProgressBar:
+    """A log-friendly progress bar: one line every ``total / lines`` steps (no carriage
+    returns, so it reads well in a job's log file)."""
+
+    def __init__(self, total: int, start: int, stream=sys.stderr, lines: int = 40):
+        self.total, self.start, self.stream = total, start, stream
+        self.every = max(1, total // lines)
+        self.t0 = time.perf_counter()
+
+    def update(self, step: int, loss: float, val: float | None = None) -> None:
+        done = step + 1
+        if done % self.every and done != self.total:
+            return
+        rate = (done - self.start) / max(time.perf_counter() - self.t0, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        filled = int(30 * done / self.total)
+        val_text = f" val {val:.4f}" if val is not None and not math.isnan(val) else ""
+        print(
+            f"train [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} "
+            f"loss {loss:.4f}{val_text} {rate:.1f} steps/s eta {eta:.0f} s",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def write_loss_log(path: str | Path, rows: list[dict], columns: Sequence[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def resume(
+    last: Path,
+    fp: str,
+    model: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+    device,
+    log: Callable[[str], None],
+) -> tuple[int, list[dict]]:
+    """(step, loss rows) to continue from checkpoint ``last`` — model and optimiser restored —
+    when its fingerprint is ``fp``; (0, []) when there is none or it belongs to another run."""
+    if not last.is_file():
+        return 0, []
+    ckpt = torch.load(last, map_location=device, weights_only=True)
+    if ckpt.get("fingerprint") != fp:
+        log(f"ignoring {last}: it belongs to a different model, training config or dataset")
+        return 0, []
+    model.load_state_dict(ckpt["model"])
+    optimiser.load_state_dict(ckpt["optimiser"])
+    log(f"resuming from {last} at step {int(ckpt['step'])}")
+    return int(ckpt["step"]), list(ckpt["rows"])
+
+
+def save_checkpoint(
+    last: Path,
+    fp: str,
+    step: int,
+    model: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+    rows: list[dict],
+) -> None:
+    """Atomically write what :func:`resume` needs to continue after ``step`` steps."""
+    blob = {
+        "fingerprint": fp,
+        "step": step,
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "rows": rows,
+    }
+    with atomic_path(last) as tmp:
+        torch.save(blob, tmp)
+
+
+def fit(
+    model: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+    schedule: Schedule,
+    step_loss: Callable[[int], tuple[float, dict]],
+    *,
+    fp: str,
+    checkpoint_dir: str | Path | None,
+    loss_log: str | Path | None,
+    columns: Sequence[str],
+    evaluate: Callable[[int], dict] | None = None,
+    progress: str | None = None,
+    device: str | torch.device = "cpu",
+    log: Callable[[str], None] = print,
+) -> tuple[int, list[dict]]:
+    """Train ``model`` for ``schedule.steps`` (resuming from ``checkpoint_dir/last.pt`` when
+    it matches ``fp``); returns (the step it resumed at, the loss rows of every step).
+
+    Each row is ``{"step": s, **step_loss(s)[1], **evaluate(s)}`` restricted to ``columns``;
+    ``progress`` names the evaluate column the progress bar shows beside the loss."""
+    last = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
+    step0, rows = resume(last, fp, model, optimiser, device, log) if last else (0, [])
+    bar = ProgressBar(schedule.steps, step0)
+    model.train()
+    for step in range(step0, schedule.steps):
+        for group in optimiser.param_groups:
+            group["lr"] = schedule.rate(step)
+        optimiser.zero_grad(set_to_none=True)
+        loss, parts = step_loss(step)
+        if schedule.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
+        optimiser.step()
+        extra = evaluate(step) if evaluate is not None else {}
+        row = {c: "" for c in columns} | {"step": step, **parts, **extra}
+        rows.append({c: row[c] for c in columns})
+        shown = extra.get(progress) if progress else None
+        bar.update(step, loss, shown if shown != "" else None)
+        if (step + 1) % schedule.checkpoint_every == 0 or step == schedule.steps - 1:
+            if last is not None:
+                save_checkpoint(last, fp, step + 1, model, optimiser, rows)
+            if loss_log is not None:
+                write_loss_log(loss_log, rows, columns)
+    if loss_log is not None:
+        write_loss_log(loss_log, rows, columns)
+    return step0, rows

@@ -1,0 +1,134 @@
+"""Judging the trajectory surrogates against the reference MD started from the same state:
+rollouts of the integrator, single predictions and chains of the direct predictor (the metrics
+are :mod:`hopformer.surrogates.rollouts`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hopformer.physics.md import masses_of, md_speed
+from hopformer.surrogates.integrator import DisplacementIntegrator, rollout
+from hopformer.surrogates.metrics import position_error, stable_horizon
+from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
+from hopformer.surrogates.rollouts import judge_rollout
+from hopformer.surrogates.training import frame_stride
+
+
+def evaluate(
+    model: DisplacementIntegrator, run: dict, strides: int, potential: str | None = None
+) -> tuple[dict, dict]:
+    """Roll the integrator out from the run's first frame for ``strides`` and judge it against
+    the run from there on (:func:`~hopformer.surrogates.rollouts.judge_rollout`); with the
+    reference ``potential``, also the energy it conserves and the reference MD's speed."""
+    s = frame_stride(run, model.config.stride_fs)
+    strides = min(strides, (len(run["positions"]) - 1) // s)
+    ref_x = run["positions"][: strides * s + 1 : s]
+    ref_v = run["velocities"][: strides * s + 1 : s]
+    cell, numbers = run["cell"], run["numbers"]
+    start = time.perf_counter()
+    xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides)
+    wall = time.perf_counter() - start
+    stride_fs = model.config.stride_fs
+    summary, curves = judge_rollout(
+        xs,
+        vs,
+        ref_x,
+        ref_v,
+        numbers,
+        cell,
+        stride_fs,
+        run["temperature"],
+        potential,
+        run["total_energy"][: strides * s + 1 : s],
+    )
+    summary["wall_s_per_ps"] = wall / summary["simulated_ps"]
+    if potential is not None:
+        summary["reference_wall_s_per_ps"] = md_speed(
+            potential, numbers, ref_x[0], ref_v[0], cell, run["timestep_fs"]
+        )
+        summary["speedup"] = summary["reference_wall_s_per_ps"] / summary["wall_s_per_ps"]
+    return summary, curves
+
+
+def evaluate_predictor(
+    model: TrajectoryPredictor,
+    run: dict,
+    stride_fs: float,
+    rollout_ps: float,
+    potential: str | None = None,
+    damping_fs: float = 100.0,
+    seed: int = 0,
+    starts: int = 20,
+) -> tuple[dict, dict]:
+    """The direct predictor against a held-out cluster run:
+
+    * single predictions of Δt = stride, 10 strides and the horizon (where ≤ horizon) from
+      ``starts`` frames spread over the run: mean RMS position error (pm);
+    * a chain of Δt = ``stride_fs`` predictions for ``rollout_ps`` from the first frame, judged
+      with :func:`~hopformer.surrogates.rollouts.judge_rollout` (VACF spectrum, structure, energy,
+      stability, ...);
+    * a chain of Δt = horizon predictions over the same time: its stable horizon and its error
+      at the end (the predictor's long-step use);
+    * wall time per simulated ps of both chains, and of the reference MD with ``potential``.
+
+    A Langevin run is chained with its thermostat (``damping_fs``; noise seeded by ``seed``),
+    its single predictions are the mean.
+    """
+    s = frame_stride(run, stride_fs)
+    x, v, numbers = run["positions"], run["velocities"], run["numbers"]
+    last = len(x) - 1
+    langevin = run["ensemble"] == "langevin"
+    thermostat = Thermostat(run["temperature"], damping_fs, seed) if langevin else None
+    summary: dict = {}
+    horizon = model.config.horizon_fs
+    for k in sorted({1, 10, int(horizon / stride_fs + 1e-9)}):
+        dt = k * stride_fs
+        if dt > horizon or k * s > last:
+            continue
+        errs = []
+        for t in np.linspace(0, last - k * s, starts).round().astype(int):
+            px, _ = predict(model, x[t], v[t], numbers, dt, langevin)
+            errs.append(float(position_error(px, x[t + k * s])) * 100)
+        summary[f"single_error_pm_{dt:g}fs"] = float(np.mean(errs))
+    segments = min(int(round(rollout_ps * 1000 / stride_fs)), last // s)
+    start = time.perf_counter()
+    xs, vs = chain(model, x[0], v[0], numbers, stride_fs, segments, thermostat)
+    wall = time.perf_counter() - start
+    span = slice(0, segments * s + 1, s)
+    fine, curves = judge_rollout(
+        xs,
+        vs,
+        x[span],
+        run["velocities"][span],
+        numbers,
+        None,
+        stride_fs,
+        run["temperature"],
+        potential,
+        run["total_energy"][span],
+    )
+    summary.update(fine)
+    summary["wall_s_per_ps"] = wall / fine["simulated_ps"]
+    long_steps = int(segments * stride_fs // horizon)
+    if long_steps >= 1:
+        start = time.perf_counter()
+        lx, lv = chain(model, x[0], v[0], numbers, horizon, long_steps, thermostat)
+        wall = time.perf_counter() - start
+        lag = int(round(horizon / stride_fs)) * s
+        ref = x[: long_steps * lag + 1 : lag]
+        summary.update(
+            long_step_fs=horizon,
+            long_error_pm_end=float(position_error(lx[-1], ref[-1])) * 100,
+            long_stable_horizon_fs=stable_horizon(
+                lx, lv, masses_of(numbers), horizon, run["temperature"]
+            ),
+            long_wall_s_per_ps=wall / (long_steps * horizon / 1000),
+        )
+    if potential is not None:
+        summary["reference_wall_s_per_ps"] = md_speed(
+            potential, numbers, x[0], v[0], None, run["timestep_fs"]
+        )
+        summary["speedup"] = summary["reference_wall_s_per_ps"] / summary["wall_s_per_ps"]
+    return summary, curves

@@ -1,0 +1,213 @@
+"""Commands of the transformer stage (rules train_transformer, evaluate_transformer,
+explore_transitions) and ``generate``, its use on any structure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+from ase.io import read, write
+
+from hopformer.config import add_flags, section_defaults
+from hopformer.console import log, show
+from hopformer.data import schema
+from hopformer.data.shards import csv_text, write_rows
+from hopformer.ml.devices import choose_device
+from hopformer.physics.io import atomic_path, sha256_of, write_json_atomic, write_text_atomic
+from hopformer.physics.relax import Relaxer
+from hopformer.report.plots import plot_accuracy
+from hopformer.streams import STATE_CHOICE, TEST_CHOICE, chosen
+from hopformer.transformer.evaluation import accuracy, explore
+from hopformer.transformer.examples import read_examples
+from hopformer.transformer.generate import generate
+from hopformer.transformer.network import ModelConfig
+from hopformer.transformer.training import TrainConfig, load_model, train
+
+
+def _threads(p):
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+
+
+def _judged(p, command):
+    p.add_argument("--model", required=True, help="the transformer's model file")
+    p.add_argument("--potential", required=True, help="the campaign's potential file")
+    _threads(p)
+    add_flags(p, command)
+
+
+class TrainTransformer:
+    """train (or resume) the transition transformer"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--train", required=True, help="train split (Parquet)")
+        p.add_argument("--val", required=True, help="val split (Parquet)")
+        p.add_argument("--out", required=True, help="model file to write")
+        p.add_argument("--loss-log", required=True, help="loss log (CSV)")
+        p.add_argument("--summary", required=True, help="training summary (JSON)")
+        p.add_argument("--checkpoint-dir", required=True, help="checkpoints; resumed from if there")
+        _threads(p)
+        add_flags(p, "train-transformer")
+
+    @staticmethod
+    def run(args):
+        torch.set_num_threads(args.threads)
+        model_config = ModelConfig(**{k: getattr(args, k) for k in section_defaults("transformer")})
+        config = TrainConfig(
+            **{k: getattr(args, k) for k in section_defaults("training") if k != "device"},
+            seed=args.seed,
+        )
+        summary = train(
+            read_examples(args.train, model_config.max_atoms),
+            read_examples(args.val, model_config.max_atoms),
+            model_config,
+            config,
+            args.out,
+            args.loss_log,
+            args.checkpoint_dir,
+            data_ids=[sha256_of(args.train), sha256_of(args.val)],
+            device=choose_device(args.device),
+            log=log,
+        )
+        write_json_atomic(args.summary, summary)
+        show(summary)
+
+
+class EvaluateTransformer:
+    """accuracy(k) beside the model-free baseline"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--test", required=True, help="test split (Parquet)")
+        p.add_argument("--out", required=True, help="accuracy table (Parquet)")
+        p.add_argument("--csv", required=True, help="the same as CSV")
+        p.add_argument("--details", required=True, help="per transition and k (Parquet)")
+        p.add_argument("--plot", required=True, help="accuracy vs hint size (PNG)")
+        _judged(p, "evaluate-transformer")
+
+    @staticmethod
+    def run(args):
+        torch.set_num_threads(args.threads)
+        model = load_model(args.model)
+        examples = chosen(
+            read_examples(args.test, model.config.max_atoms),
+            args.max_transitions,
+            args.seed,
+            TEST_CHOICE,
+        )
+        if not examples:
+            raise ValueError(f"{args.test}: the test split is empty")
+        relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+        rows, details = accuracy(model, relaxer, examples, args.hint_sizes, log=log)
+        relaxer.close()
+        write_rows(details, args.details, schema.ACCURACY_DETAILS)
+        write_rows(rows, args.out, schema.ACCURACY)
+        write_text_atomic(args.csv, csv_text(rows, schema.ACCURACY.names))
+        plot_accuracy(rows, args.plot)
+        print(csv_text(rows, schema.ACCURACY.names))
+
+
+class ExploreTransitions:
+    """transitions from hints made without knowing a final state"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--test", required=True, help="test split (Parquet)")
+        p.add_argument("--out", required=True, help="distinct transitions found (Parquet)")
+        p.add_argument("--csv", required=True, help="the same without positions (CSV)")
+        p.add_argument("--summary", required=True, help="counts (JSON)")
+        _judged(p, "explore-transitions")
+
+    @staticmethod
+    def run(args):
+        torch.set_num_threads(args.threads)
+        model = load_model(args.model)
+        groups = defaultdict(list)
+        for ex in read_examples(args.test, model.config.max_atoms):
+            groups[ex.initial_state].append(ex)
+        states = chosen(sorted(groups), args.max_states, args.seed, STATE_CHOICE)
+        relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+        rows, summary = explore(
+            model,
+            relaxer,
+            {s: groups[s] for s in states},
+            args.samples,
+            args.surface_hints,
+            args.seed,
+            log=log,
+        )
+        relaxer.close()
+        write_rows(rows, args.out, schema.EXPLORATION)
+        flat = [c for c in schema.EXPLORATION.names if "positions" not in c and c != "numbers"]
+        write_text_atomic(args.csv, csv_text(rows, flat))
+        write_json_atomic(args.summary, summary)
+        show(summary)
+
+
+def _atom_list(text: str) -> list[int]:
+    try:
+        return [int(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--hint-atoms {text!r}: expected comma-separated atom indices, e.g. 3,17"
+        ) from None
+
+
+class Generate:
+    """candidate final states for one structure and hint, relaxed"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--initial", required=True, help="initial structure (any ASE format)")
+        p.add_argument("--hint-atoms", default="", help="comma-separated atom indices (0-based)")
+        p.add_argument("--hint-from", default=None, help="structure giving the hint atoms' finals")
+        p.add_argument("--mode", action="store_true", help="the most probable candidate only")
+        p.add_argument("--out", required=True, help="relaxed candidates (extxyz)")
+        _judged(p, "generate")
+
+    @staticmethod
+    def run(args):
+        initial = read(args.initial)
+        atoms = _atom_list(args.hint_atoms)
+        if atoms and args.hint_from is None:
+            raise ValueError("--hint-atoms needs --hint-from (a structure with their finals)")
+        targets = np.zeros((0, 3))
+        if atoms:
+            final = read(args.hint_from)
+            if len(final) != len(initial):
+                raise ValueError(
+                    f"--hint-from {args.hint_from} has {len(final)} atoms, "
+                    f"--initial {args.initial} has {len(initial)}"
+                )
+            if min(atoms) < 0 or max(atoms) >= len(initial):
+                raise ValueError(
+                    f"--hint-atoms {args.hint_atoms}: atoms are numbered 0..{len(initial) - 1}"
+                )
+            targets = final.positions[atoms]
+        torch.set_num_threads(args.threads)
+        frames = generate(
+            load_model(args.model),
+            initial,
+            args.potential,
+            atoms,
+            targets,
+            samples=args.samples,
+            seed=args.seed,
+            mode=args.mode,
+            fmax=args.quench_fmax,
+            tol=args.state_tol,
+        )
+        print("sample  status      energy_eV   delta_eV  same_as_initial")
+        for f in frames:
+            i = f.info
+            if "relaxed_energy" in i:
+                print(
+                    f"{i['sample']:6d}  {i['status']:10s} {i['relaxed_energy']:11.4f} "
+                    f"{i['delta_energy']:10.4f}  {i['same_as_initial']}"
+                )
+            else:
+                print(f"{i['sample']:6d}  {i['status']:10s} {i['detail']}")
+        with atomic_path(args.out) as tmp:
+            write(tmp, frames, format="extxyz")
+        log(f"wrote {len(frames)} relaxed candidates to {args.out}")
