@@ -62,21 +62,17 @@ class MakeMlipData:
     @staticmethod
     def run(args):
         bulk = _bulk(args)
+        lists = ("hot_temperatures", "bulk_temperatures", "bulk_scales")
         spec = SamplingSpec(
-            args.temperature,
-            tuple(args.hot_temperatures),
-            args.states,
-            args.frames,
-            args.every_fs,
-            args.timestep_fs,
-            tuple(args.bulk_temperatures),
-            args.bulk_cells,
-            tuple(args.bulk_scales),
-            bulk[2] if bulk else 4.05,
-            args.bands,
-            args.val_fraction,
-            args.test_fraction,
-            args.seed,
+            **{
+                k: tuple(getattr(args, k)) if k in lists else getattr(args, k)
+                for k in section_defaults("mlip.data")
+                if k != "bulk"
+            },
+            temperature=args.temperature,
+            timestep_fs=args.timestep_fs,
+            seed=args.seed,
+            **({"lattice_constant": bulk[2]} if bulk else {}),
         )
         cluster = read(args.cluster)
         rows = cluster_rows(

@@ -35,6 +35,7 @@ from hopformer.physics.states import (
     same_state,
     state_key,
 )
+from hopformer.streams import LAMMPS_SEEDS, rng
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,11 @@ class WorkerId:
 
 def worker_seeds(seed: int, round_: int, worker: int) -> np.random.Generator:
     """The worker's random stream, fixed by (campaign seed, round, worker)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, round_, worker]))
+    return rng(seed, round_, worker)  # keyed without a stream number: see hopformer.streams
 
 
-def _draw_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(1, 900_000_000))  # LAMMPS fix langevin's seed range
+def _draw_seed(generator: np.random.Generator) -> int:
+    return int(generator.integers(1, LAMMPS_SEEDS + 1))
 
 
 def load_start(path: str | Path, worker: int) -> Atoms:

@@ -22,6 +22,7 @@ from ase.io import read
 
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import NVE, Engine, Langevin
+from hopformer.physics.htst import K_B
 from hopformer.physics.structure import center_in_vacuum
 from hopformer.streams import lammps_seed
 
@@ -158,5 +159,5 @@ def run_report(frames: dict[str, np.ndarray], natoms: int) -> str:
     """Total-energy drift (meV/atom) and mean kinetic temperature (K) of a run's frames."""
     total = frames["potential_energy"] + frames["kinetic_energy"]
     drift = (total[-1] - total[0]) / natoms * 1e3
-    mean_t = np.mean(frames["kinetic_energy"]) / (1.5 * natoms * units.kB)
+    mean_t = np.mean(frames["kinetic_energy"]) / (1.5 * natoms * K_B)
     return f"total energy drift {drift:.3f} meV/atom; mean T {mean_t:.1f} K"
