@@ -59,6 +59,12 @@ def section_defaults(section: str) -> dict:
     return {k.rsplit(".", 1)[1]: s["default"] for k, s in declared() if _parent(k) == section}
 
 
+def section_values(args, section: str, exclude=()) -> dict:
+    """{key: value} of ``section``'s keys from parsed flags: a section passed whole to the
+    library (e.g. ``ModelConfig(**section_values(args, "transformer"))``)."""
+    return {k: getattr(args, k) for k in section_defaults(section) if k not in exclude}
+
+
 def _parent(key: str) -> str:
     return key.rsplit(".", 1)[0] if "." in key else ""
 

@@ -8,8 +8,8 @@ import pandas as pd
 import torch
 from ase.io import read
 
-from hopformer.config import add_flags, section_defaults
-from hopformer.console import log, show
+from hopformer.config import add_flags, section_values
+from hopformer.console import add_threads, add_training_outputs, log, show
 from hopformer.data import schema
 from hopformer.data.shards import write_rows
 from hopformer.ml.devices import choose_device
@@ -65,9 +65,8 @@ class MakeMlipData:
         lists = ("hot_temperatures", "bulk_temperatures", "bulk_scales")
         spec = SamplingSpec(
             **{
-                k: tuple(getattr(args, k)) if k in lists else getattr(args, k)
-                for k in section_defaults("mlip.data")
-                if k != "bulk"
+                k: tuple(v) if k in lists else v
+                for k, v in section_values(args, "mlip.data", exclude=["bulk"]).items()
             },
             temperature=args.temperature,
             timestep_fs=args.timestep_fs,
@@ -96,20 +95,15 @@ class TrainMlip:
     @staticmethod
     def add_arguments(p):
         p.add_argument("--data", required=True, help="labelled configurations (Parquet)")
-        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-        p.add_argument("--out", required=True, help="model file (.pt)")
-        p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
-        p.add_argument("--summary", required=True, help="training summary (JSON)")
-        p.add_argument("--checkpoint-dir", required=True, help="where last.pt is kept (resume)")
+        add_training_outputs(p)
         add_flags(p, "train-mlip")
 
     @staticmethod
     def run(args):
         torch.set_num_threads(args.threads)
-        model_config = MlipConfig(**{k: getattr(args, k) for k in section_defaults("mlip.model")})
+        model_config = MlipConfig(**section_values(args, "mlip.model"))
         config = MlipTrainConfig(
-            **{k: getattr(args, k) for k in section_defaults("mlip.training") if k != "device"},
-            seed=args.seed,
+            **section_values(args, "mlip.training", exclude=["device"]), seed=args.seed
         )
         summary = train(
             read_configs(args.data, "train"),
@@ -137,7 +131,7 @@ class EvaluateMlip:
         p.add_argument("--cluster", required=True, help="the relaxed cluster (MD, speed)")
         p.add_argument("--validation", nargs="*", default=[], help="validation shards (barriers)")
         _bulk_arguments(p)
-        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        add_threads(p)
         p.add_argument("--out", required=True, help="summary (JSON)")
         p.add_argument("--barriers-csv", required=True, help="barrier per transition (CSV)")
         add_flags(p, "evaluate-mlip")

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from hopformer.config import add_flags
-from hopformer.console import log, show
+from hopformer.console import add_threads, add_training_outputs, log, show
 from hopformer.data import schema
 from hopformer.data.shards import write_rows
 from hopformer.ml.devices import choose_device
@@ -90,11 +90,7 @@ class RunReferenceMd:
 
 def _train_arguments(p, kind):
     p.add_argument("--frames", nargs="+", required=True, help="reference runs (Parquet)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", required=True, help="model file")
-    p.add_argument("--loss-log", required=True, help="loss per step (CSV)")
-    p.add_argument("--summary", required=True, help="training summary (JSON)")
-    p.add_argument("--checkpoint-dir", required=True, help="where last.pt is kept (resume)")
+    add_training_outputs(p)
     add_flags(p, f"train-{kind}")
 
 
@@ -152,7 +148,7 @@ def _evaluate_arguments(p, kind):
     p.add_argument(
         "--potential", default=None, help="reference EAM: scores energies, times reference MD"
     )
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_threads(p)
     p.add_argument("--out", required=True, help="one summary per run (JSON)")
     p.add_argument("--csv", required=True, help="the same as CSV")
     p.add_argument("--plot", required=True, help="rollout of the first run (PNG)")

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from ase.io import read, write
 
-from hopformer.config import add_flags, section_defaults
-from hopformer.console import log, show
+from hopformer.config import add_flags, section_values
+from hopformer.console import add_threads, add_training_outputs, log, show
 from hopformer.data import schema
 from hopformer.data.shards import csv_text, write_rows
 from hopformer.ml.devices import choose_device
@@ -25,14 +25,10 @@ from hopformer.transformer.network import ModelConfig
 from hopformer.transformer.training import TrainConfig, load_model, train
 
 
-def _threads(p):
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-
-
 def _judged(p, command):
     p.add_argument("--model", required=True, help="the transformer's model file")
     p.add_argument("--potential", required=True, help="the campaign's potential file")
-    _threads(p)
+    add_threads(p)
     add_flags(p, command)
 
 
@@ -43,21 +39,14 @@ class TrainTransformer:
     def add_arguments(p):
         p.add_argument("--train", required=True, help="train split (Parquet)")
         p.add_argument("--val", required=True, help="val split (Parquet)")
-        p.add_argument("--out", required=True, help="model file to write")
-        p.add_argument("--loss-log", required=True, help="loss log (CSV)")
-        p.add_argument("--summary", required=True, help="training summary (JSON)")
-        p.add_argument("--checkpoint-dir", required=True, help="checkpoints; resumed from if there")
-        _threads(p)
+        add_training_outputs(p)
         add_flags(p, "train-transformer")
 
     @staticmethod
     def run(args):
         torch.set_num_threads(args.threads)
-        model_config = ModelConfig(**{k: getattr(args, k) for k in section_defaults("transformer")})
-        config = TrainConfig(
-            **{k: getattr(args, k) for k in section_defaults("training") if k != "device"},
-            seed=args.seed,
-        )
+        model_config = ModelConfig(**section_values(args, "transformer"))
+        config = TrainConfig(**section_values(args, "training", exclude=["device"]), seed=args.seed)
         summary = train(
             read_examples(args.train, model_config.max_atoms),
             read_examples(args.val, model_config.max_atoms),

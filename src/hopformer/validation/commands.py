@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from hopformer.config import add_flags
-from hopformer.console import log, show
+from hopformer.console import add_threads, log, show
 from hopformer.data import schema
 from hopformer.data.shards import write_rows
 from hopformer.physics.io import write_json_atomic
@@ -29,7 +29,7 @@ class ValidateShard:
         for split in ("train", "val", "test"):
             p.add_argument(f"--{split}", required=True, help=f"{split} split (Parquet)")
         p.add_argument("--shard", type=int, required=True)
-        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        add_threads(p)
         p.add_argument("--out", required=True, help="validated transitions (Parquet)")
         p.add_argument("--summary", required=True, help="candidate and NEB counts (JSON)")
         add_flags(p, "validate-shard")
