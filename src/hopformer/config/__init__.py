@@ -201,17 +201,16 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
             f"mlip.model.width ({m['width']}) must be a multiple of mlip.model.heads ({m['heads']})"
         )
     traj = config["trajectory"]
-    for name, value in (
-        ("stride_fs", traj["stride_fs"]),
-        ("integrator.stride_fs", traj["integrator"]["stride_fs"]),
-        ("predictor.horizon_fs", traj["predictor"]["horizon_fs"]),
+    for key, base_key in (
+        ("stride_fs", "timestep_fs"),
+        ("integrator.stride_fs", "stride_fs"),
+        ("predictor.horizon_fs", "stride_fs"),
     ):
-        base = traj["timestep_fs"] if name == "stride_fs" else traj["stride_fs"]
+        value, base = lookup(traj, key), traj[base_key]
         if abs(value / base - round(value / base)) > 1e-9 or round(value / base) < 1:
             problems.append(
-                f"trajectory.{name} ({value:g} fs) must be a multiple of "
-                f"{'trajectory.timestep_fs' if name == 'stride_fs' else 'trajectory.stride_fs'}"
-                f" ({base:g} fs)"
+                f"trajectory.{key} ({value:g} fs) must be a multiple of "
+                f"trajectory.{base_key} ({base:g} fs)"
             )
     n = cluster_size(config, root)
     if n > t["max_atoms"]:

@@ -188,6 +188,6 @@ def fit(
                 save_checkpoint(last, fp, step + 1, model, optimiser, rows)
             if loss_log is not None:
                 write_loss_log(loss_log, rows, columns)
-    if loss_log is not None:
+    if loss_log is not None and step0 >= schedule.steps:  # resumed a finished run: no step wrote it
         write_loss_log(loss_log, rows, columns)
     return step0, rows

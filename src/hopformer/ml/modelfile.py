@@ -4,9 +4,9 @@
 
 ``kind`` is ``transformer``, ``mlip``, ``integrator`` or ``predictor``; ``config`` holds what
 rebuilds the network (plain numbers and strings), ``summary`` how it was trained. A model file
-is user input (``potential.source``, ``--model``): it is read with ``torch.load(...,
-weights_only=True)``, which unpickles tensors and plain containers only, so a crafted file
-cannot run code; anything else in it is refused with the file's name.
+is user input (``potential.source``, ``--model``): it is read with
+``torch.load(path, weights_only=True)``, which unpickles tensors and plain containers only,
+so a crafted file cannot run code; anything else in it is refused with the file's name.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def barriers(
     potential it returns to that state; the two potentials' minima differ by more than the
     state-identity tolerance where the landscape is soft). ``transitions`` are VALIDATION rows
     with a reference barrier."""
-    judge, ref = Relaxer(mlip), Relaxer(reference)
+    on_mlip, ref = Relaxer(mlip), Relaxer(reference)
 
     def in_basin(x_mlip: np.ndarray, x_ref: np.ndarray, numbers: np.ndarray) -> bool:
         back = ref.relax(x_mlip, numbers)
@@ -72,7 +72,7 @@ def barriers(
                 "barrier_error_mev": None,
             }
             start = time.perf_counter()
-            a, b = judge.relax(x0, numbers), judge.relax(x1, numbers)
+            a, b = on_mlip.relax(x0, numbers), on_mlip.relax(x1, numbers)
             if not (a.ok and b.ok):
                 row["status"] = "end_not_relaxed"
             elif not (in_basin(a.positions, x0, numbers) and in_basin(b.positions, x1, numbers)):
@@ -94,7 +94,7 @@ def barriers(
             )
             out.append(row)
     finally:
-        judge.close()
+        on_mlip.close()
         ref.close()
     return out
 

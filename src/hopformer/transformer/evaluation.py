@@ -60,7 +60,7 @@ def baseline_candidate(ex: Example, atoms: np.ndarray) -> np.ndarray:
 
 def accuracy(
     model: TransitionModel,
-    judge: Relaxer,
+    relaxer: Relaxer,
     examples: Sequence[Example],
     ks: Sequence[int] | None = None,
     log: Callable[[str], None] = lambda m: None,
@@ -76,8 +76,8 @@ def accuracy(
         for k in sizes:
             atoms = top_k_atoms(ex, k)
             cand = model_candidates(model, ex, atoms, ex.final[atoms], mode=True)[0]
-            res_model = judge.relax(cand, ex.numbers)
-            res_base = judge.relax(baseline_candidate(ex, atoms), ex.numbers)
+            res_model = relaxer.relax(cand, ex.numbers)
+            res_base = relaxer.relax(baseline_candidate(ex, atoms), ex.numbers)
             details.append(
                 {
                     "initial_state": ex.initial_state,
@@ -85,20 +85,20 @@ def accuracy(
                     "k": k,
                     "natoms": ex.natoms,
                     "atoms_moved": ex.atoms_moved,
-                    **_outcome("model", res_model, ex, judge),
-                    **_outcome("baseline", res_base, ex, judge),
+                    **_outcome("model", res_model, ex, relaxer),
+                    **_outcome("baseline", res_base, ex, relaxer),
                 }
             )
         log(f"accuracy: transition {i + 1}/{len(examples)} done")
     return summarise(details), details
 
 
-def _outcome(prefix: str, res: Relaxed, ex: Example, judge: Relaxer) -> dict:
+def _outcome(prefix: str, res: Relaxed, ex: Example, relaxer: Relaxer) -> dict:
     status = res.status
     success = False
     if res.ok:
-        success = judge.same(ex.final, res.positions, ex.numbers)
-        if not success and judge.same(ex.initial, res.positions, ex.numbers):
+        success = relaxer.same(ex.final, res.positions, ex.numbers)
+        if not success and relaxer.same(ex.initial, res.positions, ex.numbers):
             status = "initial"
         elif not success:
             status = "other"
@@ -208,7 +208,7 @@ def hint_free_candidates(
 
 def explore(
     model: TransitionModel,
-    judge: Relaxer,
+    relaxer: Relaxer,
     groups: dict[int, list[Example]],
     samples: int,
     surface_hints: int,
@@ -231,21 +231,21 @@ def explore(
         found: list[dict] = []
         for cand, kind in cands:
             counts[f"{kind}_candidates"] += 1
-            res = judge.relax(cand, ex.numbers)
+            res = relaxer.relax(cand, ex.numbers)
             if not res.ok:
                 counts[res.status] += 1
                 continue
-            if judge.same(ex.initial, res.positions, ex.numbers):
+            if relaxer.same(ex.initial, res.positions, ex.numbers):
                 counts["back_to_initial"] += 1
                 continue
             counts["valid"] += 1
-            hit = next((f for f in found if judge.same(f["x"], res.positions, ex.numbers)), None)
+            hit = next((f for f in found if relaxer.same(f["x"], res.positions, ex.numbers)), None)
             if hit is not None:
                 hit["candidates"] += 1
                 hit["kinds"].add(kind)
                 continue
             md_final = next(
-                (m.final_state for m in md if judge.same(m.final, res.positions, ex.numbers)), -1
+                (m.final_state for m in md if relaxer.same(m.final, res.positions, ex.numbers)), -1
             )
             found.append(
                 {
@@ -258,7 +258,7 @@ def explore(
             )
         md_total += len(md)
         recovered += len({f["md_final_state"] for f in found if f["md_final_state"] >= 0})
-        initial_energy = judge.energy(ex.initial, ex.numbers)
+        initial_energy = relaxer.energy(ex.initial, ex.numbers)
         for f in found:
             final = align(ex.initial, f["x"])
             disp = np.linalg.norm(final - ex.initial, axis=1)

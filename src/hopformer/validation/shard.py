@@ -104,7 +104,7 @@ class Found:
 def validate_state(
     state: int,
     md: Sequence[tuple[Example, int]],
-    judge: Relaxer,
+    relaxer: Relaxer,
     config: ValidationConfig,
     seed: int,
     model: TransitionModel | None = None,
@@ -121,7 +121,7 @@ def validate_state(
     ex0 = md[0][0]
     numbers = ex0.numbers
     found = [
-        Found(ex.initial, ex.final, judge.energy(ex.final, numbers), ex.final_state, n, {"md"})
+        Found(ex.initial, ex.final, relaxer.energy(ex.final, numbers), ex.final_state, n, {"md"})
         for ex, n in md
     ]
     candidates: list[tuple[np.ndarray, np.ndarray, str]] = [
@@ -131,24 +131,24 @@ def validate_state(
         candidates += _model_candidates(model, state, [ex for ex, _ in md], config, seed)
     for initial, cand, kind in candidates:
         counts[f"{kind}_candidates"] += 1
-        res = judge.relax(cand, numbers)
+        res = relaxer.relax(cand, numbers)
         if not res.ok:
             counts[f"rejected_{res.status}"] += 1
             continue
-        if judge.same(initial, res.positions, numbers):
+        if relaxer.same(initial, res.positions, numbers):
             counts["back_to_initial"] += 1
             continue
         counts["new_minimum"] += 1
-        hit = next((f for f in found if judge.same(f.final, res.positions, numbers)), None)
+        hit = next((f for f in found if relaxer.same(f.final, res.positions, numbers)), None)
         if hit is None:
             hit = Found(initial, align(initial, res.positions), res.energy)
             found.append(hit)
         hit.sources.add("model")
         hit.kinds.add(kind)
         hit.candidates += 1
-    e_initial = judge.energy(ex0.initial, numbers)
+    e_initial = relaxer.energy(ex0.initial, numbers)
     # The minimum's spectrum, computed once per state and only if some saddle needs it.
-    freq_initial = functools.cache(lambda: _spectrum(judge, numbers, ex0.initial, config))
+    freq_initial = functools.cache(lambda: _spectrum(relaxer, numbers, ex0.initial, config))
     rows = []
     novel = 0
     for f in found:
@@ -158,7 +158,7 @@ def validate_state(
             tid, novel = f"{state}-n{novel}", novel + 1
         start = time.perf_counter()
         row = _transition_row(tid, state, f, numbers, e_initial)
-        row |= validate_pair(judge, numbers, f.initial, f.final, config, freq_initial)
+        row |= validate_pair(relaxer, numbers, f.initial, f.final, config, freq_initial)
         rows.append(row)
         barrier = "" if row["barrier"] is None else f" Ea {row['barrier']:.3f} eV"
         log(
@@ -220,18 +220,18 @@ def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initi
 
 
 def _spectrum(
-    judge: Relaxer, numbers: np.ndarray, x: np.ndarray, config: ValidationConfig
+    relaxer: Relaxer, numbers: np.ndarray, x: np.ndarray, config: ValidationConfig
 ) -> np.ndarray:
-    engine = judge.engine(numbers, x)
+    engine = relaxer.engine(numbers, x)
     return frequencies(hessian(engine, x, config.hessian_delta), atomic_masses[numbers], x)
 
 
-def end_problem(judge: Relaxer, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
+def end_problem(relaxer: Relaxer, numbers: np.ndarray, x: np.ndarray, end_fmax: float) -> str:
     """Why ``x`` cannot be an end of a band ('' when it can: no overlap, a minimum)."""
     problem = start_problem(x, numbers=numbers)
     if problem:
         return problem
-    engine = judge.engine(numbers, x)
+    engine = relaxer.engine(numbers, x)
     engine.set_positions(x)
     f = fmax_of(engine.forces())
     if f > end_fmax:
@@ -240,7 +240,7 @@ def end_problem(judge: Relaxer, numbers: np.ndarray, x: np.ndarray, end_fmax: fl
 
 
 def validate_pair(
-    judge: Relaxer,
+    relaxer: Relaxer,
     numbers: np.ndarray,
     initial: np.ndarray,
     final: np.ndarray,
@@ -265,26 +265,26 @@ def validate_pair(
         "path_positions": [],
     }
     for name, x in (("initial", initial), ("final", final)):
-        problem = end_problem(judge, numbers, x, config.end_fmax)
+        problem = end_problem(relaxer, numbers, x, config.end_fmax)
         if problem:
             out["neb_detail"] = f"{name} end: {problem}"
             return out
 
     def relax(x: np.ndarray) -> np.ndarray | None:
-        res = judge.relax(x, numbers)
+        res = relaxer.relax(x, numbers)
         return res.positions if res.ok else None
 
     path: Path = minimum_energy_path(
-        judge.potential,
+        relaxer.potential,
         numbers,
         initial,
         final,
         relax,
-        lambda a, b: judge.same(a, b, numbers),
+        lambda a, b: relaxer.same(a, b, numbers),
         images=config.images,
         fmax=config.neb_fmax,
         steps=config.neb_steps,
-        vacuum=judge.vacuum,
+        vacuum=relaxer.vacuum,
     )
     energies = np.concatenate(
         [s.energies if i == 0 else s.energies[1:] for i, s in enumerate(path.segments)]
@@ -328,8 +328,8 @@ def validate_pair(
         "barrier": band.barrier,
         "reverse_barrier": band.reverse_barrier,
     }
-    spectrum = freq_initial() if freq_initial else _spectrum(judge, numbers, initial, config)
-    v = vineyard(spectrum, _spectrum(judge, numbers, saddle, config))
+    spectrum = freq_initial() if freq_initial else _spectrum(relaxer, numbers, initial, config)
+    v = vineyard(spectrum, _spectrum(relaxer, numbers, saddle, config))
     out["imaginary_modes"] = v.imaginary
     if v.prefactor is None:
         out["neb_status"], out["neb_detail"] = "not_first_order", v.reason
@@ -354,7 +354,7 @@ def shard_groups(
 
 def run_shard(
     groups: dict[int, tuple[list[tuple[Example, int]], bool]],
-    judge: Relaxer,
+    relaxer: Relaxer,
     config: ValidationConfig,
     seed: int,
     model: TransitionModel | None,
@@ -365,7 +365,7 @@ def run_shard(
     counts: Counter = Counter()
     for state in sorted(groups):
         md, held = groups[state]
-        r, c = validate_state(state, md, judge, config, seed, model if held else None, log=log)
+        r, c = validate_state(state, md, relaxer, config, seed, model if held else None, log=log)
         for row in r:
             row["held_out"] = held
         rows += r
