@@ -25,6 +25,7 @@ include: "rules/splice.smk"
 include: "rules/dataset.smk"
 include: "rules/train.smk"
 include: "rules/validate.smk"
+include: "rules/kinetics.smk"
 include: "rules/trajectory.smk"
 include: "rules/mlip.smk"
 
@@ -36,5 +37,6 @@ rule all:
         splice_outputs(),
         transformer_outputs(),
         validation_outputs(),
+        kinetics_outputs(),
         trajectory_outputs(),
         mlip_outputs(),

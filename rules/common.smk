@@ -235,3 +235,55 @@ def mlip_outputs():
         return []
     return [result(f"mlip/{name}") for name in ("data.parquet", "model.pt", "training.json",
                                                 "loss.csv", "evaluation.json", "barriers.csv")]
+
+
+# -- kinetics (adaptive KMC) ---------------------------------------------------------------
+KINETICS = config["kinetics"]
+KINETIC_TABLES = ["states", "processes", "trajectory", "targets"]
+SEARCH_JOBS = range(KINETICS["searches"])
+
+
+def kinetics_dir(r):
+    """The folder of round r's tables; round -1 is the start (state 0 only)."""
+    return result("kinetics/start" if int(r) < 0 else f"kinetics/round-{int(r):03d}")
+
+
+def kinetics_tables(r):
+    return {name: f"{kinetics_dir(r)}/{name}.parquet" for name in KINETIC_TABLES}
+
+
+def search_shards(r, kind):
+    return [f"{kinetics_dir(r)}/search-{j:03d}.{kind}.parquet" for j in SEARCH_JOBS]
+
+
+def model_generation(r):
+    """The transformer generation that round r searches with: 0 is the first training; with
+    retrain_every M, generation g is fine-tuned after round g·M − 1."""
+    every = KINETICS["retrain_every"]
+    return int(r) // every if every else 0
+
+
+def model_of(generation):
+    g = int(generation)
+    return result("model/transformer.pt") if g == 0 else result(f"kinetics/model-g{g:02d}/transformer.pt")
+
+
+def search_inputs(wildcards):
+    r = int(wildcards.kround)
+    inputs = {"potential": POTENTIAL_FILE, **kinetics_tables(r - 1)}
+    if "transformer" in KINETICS["finders"]:
+        inputs["model"] = model_of(model_generation(r))
+    return inputs
+
+
+def kinetics_outputs():
+    if KINETICS["rounds"] == 0:
+        return []
+    last = KINETICS["rounds"] - 1
+    return [
+        *kinetics_tables(last).values(),
+        f"{kinetics_dir(last)}/summary.json",
+        result("kinetics/kinetics.png"),
+        result("kinetics/finders.csv"),
+        result("kinetics/summary.json"),
+    ]

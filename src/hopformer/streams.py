@@ -29,6 +29,12 @@ VALIDATE = 31
 # the MLIP's and the trajectory surrogates' training batches
 MLIP_STEP = 41
 SURROGATE_STEP = 51
+# kinetics: a search job's proposals (under it, one stream per finder), the KMC steps of a
+# round, the virtual walks that place the next round's searches, the fine-tuning batches
+KINETICS_SEARCH = 61
+KINETICS_KMC = 62
+KINETICS_WALK = 63
+KINETICS_FINETUNE = 64
 # the splicing scheduler (where the next round's workers start)
 SCHEDULER = 1 << 20
 

@@ -16,6 +16,8 @@ import yaml
 from hopformer import config as C
 from hopformer.cli import COMMANDS, build_parser
 from hopformer.data.dataset import SplitSpec
+from hopformer.kinetics.finders import FinderConfig
+from hopformer.kinetics.rounds import KineticsConfig
 from hopformer.mlip.data import SamplingSpec
 from hopformer.mlip.model import MlipConfig
 from hopformer.mlip.training import MlipTrainConfig
@@ -116,6 +118,8 @@ DATACLASSES = [
     (ValidationConfig, "validation"),
     (ClusterSpec, "cluster"),
     (SegmentSpec, "splicing"),
+    (KineticsConfig, "kinetics"),
+    (FinderConfig, "kinetics"),
 ]
 
 
@@ -158,6 +162,9 @@ def test_a_key_reaches_exactly_the_commands_that_read_it():
     assert changed == {
         "run-segments",
         "splice-round",
+        "kinetics-start",
+        "kinetics-search",
+        "kinetics-round",
         "evaluate-transformer",
         "explore-transitions",
         "validate-shard",

@@ -1,4 +1,5 @@
-"""Imports flow one way: foundations → stages → validation → commands (docs/design.md §1).
+"""Imports flow one way: foundations → stages → validation → kinetics → commands
+(docs/design.md §1).
 
 A module may import hopformer modules of a lower layer, or of its own package; the stages of
 one layer never import each other; every hopformer import sits at the top of its module (an
@@ -29,10 +30,11 @@ LAYERS = {
     "mlip": 3,
     "report": 3,
     "validation": 4,
-    "cli": 5,
-    "__main__": 6,
+    "kinetics": 5,
+    "cli": 7,
+    "__main__": 8,
 }
-COMMANDS = 5  # every <stage>/commands.py: the command line, above all library code
+COMMANDS = 6  # every <stage>/commands.py: the command line, above all library code
 
 
 def _module(path: Path) -> str:

@@ -16,7 +16,7 @@ WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 #: A campaign small enough for tests (≈ 1 min on 2 cores): a hot, briefly melted Pt55,
 #: 2 rounds × 2 workers × 2 segments of 4 ps; a small transformer trained for 20 steps and
 #: judged on 3 held-out transitions and 2 explored states; 2 held-out states validated in 2
-#: shards (plus the MD transitions seen twice).
+#: shards (plus the MD transitions seen twice); 2 kinetics rounds of 2 small searches.
 TINY = {
     "cluster": {"melt_ps": 10.0},
     "splicing": {
@@ -49,6 +49,15 @@ TINY = {
         "max_states": 2,
         "md_min_count": 2,
         "neb_steps": 300,
+    },
+    # Kinetics: 2 rounds of 2 searches with every finder, a fine-tuning between them.
+    "kinetics": {
+        "rounds": 2,
+        "searches": 2,
+        "proposals": 2,
+        "dimer_steps": 100,
+        "retrain_every": 1,
+        "finetune_steps": 4,
     },
 }
 #: The jobs after the last splicing round, one each.
@@ -160,6 +169,7 @@ def every_job(config: dict) -> dict[str, int]:
         "run_segments": s["rounds"] * s["workers"],
         "splice_round": s["rounds"],
         "tabulate_rates": 1,
+        **({"kinetics_start": 1} if config["kinetics"]["rounds"] else {}),
         **after_splicing(config),
         "all": 1,
     }
@@ -169,9 +179,23 @@ def validation_jobs(config: dict) -> dict[str, int]:
     return {"validate_shard": config["validation"]["shards"], "collect_tables": 1}
 
 
+def kinetics_jobs(config: dict) -> dict[str, int]:
+    """The kinetics jobs that follow the first training (kinetics_start does not)."""
+    k = config["kinetics"]
+    if not k["rounds"]:
+        return {}
+    generations = (k["rounds"] - 1) // k["retrain_every"] if k["retrain_every"] else 0
+    jobs = {
+        "kinetics_search": k["rounds"] * k["searches"],
+        "kinetics_round": k["rounds"],
+        "kinetics_report": 1,
+    }
+    return jobs | ({"finetune_transformer": generations} if generations else {})
+
+
 def after_splicing(config: dict) -> dict[str, int]:
     """The jobs downstream of the splicing stage (all rerun when the MD data change)."""
-    return {**TRANSFORMER_JOBS, **validation_jobs(config)}
+    return {**TRANSFORMER_JOBS, **validation_jobs(config), **kinetics_jobs(config)}
 
 
 def processes(*argv: str) -> list[int]:

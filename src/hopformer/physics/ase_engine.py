@@ -15,7 +15,15 @@ from ase.md.langevin import Langevin as AseLangevin
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import FIRE
 
-from hopformer.physics.engine import NVE, Engine, Integrator, Langevin, MinimizeResult, fmax_of
+from hopformer.physics.engine import (
+    NVE,
+    Engine,
+    Integrator,
+    Langevin,
+    MinimizeResult,
+    count_force_calls,
+    fmax_of,
+)
 from hopformer.physics.structure import check_overlaps
 
 # Cleri & Rosato, Phys. Rev. B 48, 22 (1993), Table I: p, q, A (eV), ξ (eV); r0 = a0/√2.
@@ -91,6 +99,7 @@ class AseEngine(Engine):
                 raise TypeError(f"unknown integrator {integrator!r}")
             self._integrator = integrator
         self._dyn.run(int(nsteps))
+        count_force_calls(int(nsteps))
 
     def minimize(self, fmax: float = 1e-3, max_steps: int = 10_000) -> MinimizeResult:
         self._work.set_velocities(np.zeros((self.natoms, 3)))
@@ -98,12 +107,15 @@ class AseEngine(Engine):
         opt.run(fmax=fmax, steps=max_steps)
         self._work.set_velocities(np.zeros((self.natoms, 3)))
         fm = fmax_of(self._work.get_forces())
+        count_force_calls(opt.nsteps + 1)
         return MinimizeResult(self.get_positions(), self.energy(), fm, fm <= fmax, opt.nsteps)
 
     def energy(self) -> float:
+        count_force_calls()
         return float(self._work.get_potential_energy())
 
     def forces(self) -> np.ndarray:
+        count_force_calls()
         return self._work.get_forces()
 
     def calculator(self) -> Calculator:

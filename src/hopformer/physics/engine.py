@@ -57,6 +57,24 @@ class MinimizeResult:
     iterations: int  # minimiser iterations (LAMMPS: steps of CG + FIRE; ASE: optimizer steps)
 
 
+_FORCE_CALLS = [0]
+
+
+def count_force_calls(n: int = 1) -> None:
+    """Backends call this for every evaluation of the potential they make."""
+    _FORCE_CALLS[0] += int(n)
+
+
+def force_calls() -> int:
+    """Force evaluations made in this process so far, by every engine and calculator.
+
+    Counted at the backends: one per MD step, per minimiser iteration and per single
+    evaluation (a cached repeat at unchanged positions is not counted by LAMMPS, but is by
+    ASE-driven engines). Event finders are compared by differences of this counter
+    (docs/design.md §9)."""
+    return _FORCE_CALLS[0]
+
+
 def fmax_of(forces: np.ndarray) -> float:
     """Largest per-atom force norm (eV/Å), ASE's ``fmax`` convention."""
     return float(np.sqrt((np.asarray(forces) ** 2).sum(axis=1)).max())

@@ -18,7 +18,15 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from hopformer.physics._lammps_import import new_instance
 from hopformer.physics.eam import read_potential
-from hopformer.physics.engine import NVE, Engine, Integrator, Langevin, MinimizeResult, fmax_of
+from hopformer.physics.engine import (
+    NVE,
+    Engine,
+    Integrator,
+    Langevin,
+    MinimizeResult,
+    count_force_calls,
+    fmax_of,
+)
 from hopformer.physics.structure import check_overlaps
 from hopformer.streams import LAMMPS_SEEDS
 
@@ -145,6 +153,7 @@ class LammpsEngine(Engine):
         # A zero-step run re-wraps the box (shrink-wrapped or periodic) around the new
         # positions and evaluates energy and forces there.
         self.lmp.command("run 0 post no")
+        count_force_calls()
         self._fresh = True
 
     def get_positions(self) -> np.ndarray:
@@ -200,6 +209,7 @@ class LammpsEngine(Engine):
             raise ValueError(f"nsteps must be ≥ 0, got {nsteps}")
         self._use(integrator)
         self.lmp.command(f"run {int(nsteps)} post no")
+        count_force_calls(int(nsteps) + 1)
         self._fresh = True
 
     def minimize(self, fmax: float = 1e-3, max_steps: int = 10_000) -> MinimizeResult:
@@ -225,18 +235,15 @@ class LammpsEngine(Engine):
         cmd("velocity all set 0.0 0.0 0.0")
         self._fresh = True
         fm = fmax_of(f)
-        return MinimizeResult(
-            self.get_positions(),
-            self.energy(),
-            fm,
-            fm <= fmax,
-            int(self.lmp.get_thermo("step") - step0),
-        )
+        iterations = int(self.lmp.get_thermo("step") - step0)
+        count_force_calls(iterations + 1)
+        return MinimizeResult(self.get_positions(), self.energy(), fm, fm <= fmax, iterations)
 
     # -- energies -----------------------------------------------------------------------------
     def _evaluate(self) -> None:
         if not self._fresh:
             self.lmp.command("run 0 post no")
+            count_force_calls()
             self._fresh = True
 
     def energy(self) -> float:

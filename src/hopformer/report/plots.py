@@ -161,3 +161,60 @@ def plot_rollout(run: str, curves: dict, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def plot_kinetics(
+    tables: dict, stats: Sequence[dict], finders: Sequence[dict], md: Sequence[dict], path
+) -> None:
+    """The kinetics stage on four panels (docs/design.md §9): energy and state against
+    simulated time; simulated time against wall time, KMC (search jobs) beside spliced MD
+    (segment jobs); distinct validated events in the window per 1000 force calls, by finder
+    and round."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), dpi=110)
+    traj = tables["trajectory"]
+    t = [0.0] + [r["time_ps"] for r in traj]
+    e0 = tables["states"][0]["energy"]
+    energy = [0.0] + [r["energy"] - e0 for r in traj]
+    state = [0] + [r["product"] for r in traj]
+    ax = axes[0, 0]
+    ax.step(t, energy, where="post")
+    ax.set_xscale("symlog", linthresh=max(t[1] if len(t) > 1 else 1.0, 1e-6))
+    ax.set(xlabel="simulated time, ps", ylabel="E − E(state 0), eV", title="KMC energy")
+    ax = axes[0, 1]
+    ax.step(t, state, where="post", color="C1")
+    ax.set_xscale("symlog", linthresh=max(t[1] if len(t) > 1 else 1.0, 1e-6))
+    ax.set(xlabel="simulated time, ps", ylabel="state", title="KMC state")
+    ax = axes[1, 0]
+    wall, sim = 0.0, 0.0
+    xs, ys = [0.0], [0.0]
+    for rnd in sorted({s["round"] for s in stats}):
+        wall += sum(s["wall_s"] for s in stats if s["round"] == rnd)
+        steps = [r for r in traj if r["round"] == rnd]
+        sim = steps[-1]["time_ps"] if steps else sim
+        xs.append(wall)
+        ys.append(sim)
+    ax.plot(xs, ys, "o-", label="KMC (search jobs' wall time)")
+    if md:
+        mw, mt = [0.0], [0.0]
+        for r in md:
+            mw.append(mw[-1] + r["wall_s"])
+            mt.append(mt[-1] + r["duration_ps"])
+        ax.plot(mw, mt, "-", label="MD (segment jobs' wall time)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set(xlabel="wall time, s", ylabel="simulated time, ps", title="reach")
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    for name in sorted({r["finder"] for r in finders}):
+        rows = [r for r in finders if r["finder"] == name]
+        ax.plot(
+            [r["round"] for r in rows], [r["events_per_1000_calls"] for r in rows], "o-", label=name
+        )
+    ax.set(xlabel="round", ylabel="new events in window / 1000 force calls", title="event finders")
+    ax.legend(fontsize=8)
+    for a in axes.ravel():
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -119,13 +119,19 @@ def train(
     data_ids: Sequence[str] = (),
     device: str = "cpu",
     log: Callable[[str], None] = print,
+    init: TransitionModel | None = None,
 ) -> dict:
-    """Train (or resume) and write the model file and the loss log; returns a summary."""
+    """Train (or resume) and write the model file and the loss log; returns a summary.
+    ``init`` fine-tunes: training starts from its weights (its config must be
+    ``model_config``; name its file among ``data_ids`` so that resuming knows it)."""
     if not train_examples:
         raise ValueError("the training split is empty: nothing to train on")
     dev = torch.device(device)
     fp = fingerprint(asdict(model_config), asdict(config), list(data_ids))
-    model = new_model(model_config, config.seed).to(dev)
+    model = new_model(model_config, config.seed)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    model = model.to(dev)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     n = len(train_examples)
     per_epoch = math.ceil(n / config.batch_size)
