@@ -23,7 +23,7 @@ import pytest
 from harness import REPO, TINY, Workflow, every_job
 from slurm_cluster import LocalSlurm, SlurmUnavailable
 
-from hopformer.data import schema
+from hopformer.data import kinetics, schema
 from hopformer.data.shards import read_table
 
 TEST_PROFILE = Path(__file__).parent / "slurm_profile"
@@ -66,6 +66,10 @@ def _tables(results: Path) -> dict:
         "evaluation/accuracy.parquet": schema.ACCURACY,
         "evaluation/exploration.parquet": schema.EXPLORATION,
         "validation/rates.parquet": schema.RATE_TABLE,
+        "kinetics/round-000/search-000.events.parquet": kinetics.EVENTS,
+        "kinetics/round-001/processes.parquet": kinetics.PROCESSES,
+        "kinetics/round-001/states.parquet": kinetics.KINETIC_STATES,
+        "kinetics/round-001/trajectory.parquet": kinetics.TRAJECTORY,
     }
     return {name: read_table(results / name, s) for name, s in files.items()}
 

@@ -12,8 +12,10 @@ do not depend on their order):
 3. a product equal (state-identity test) to one already in the state's process table, or to one
    found earlier in this job, is a *repeat* — one more hit for the completeness rule, no NEB;
 4. every new product is validated with :func:`hopformer.validation.pair.validate_pair`: a
-   climbing-image NEB (a split path's first segment is the event, its intermediate minimum the
-   product) and the Vineyard prefactor. A first-segment product may itself be a repeat.
+   climbing-image NEB and the Vineyard prefactor. When the path splits at intermediate
+   minima, its first segment is the event (the first intermediate minimum its product, which
+   may itself be a repeat), and the product itself is kept as a ``split`` row so that a
+   proposal reaching it again is a repeat, not a second NEB.
 
 The force calls of each finder (its proposals, its quenches, the validations of its new
 products) are the difference of the process-wide counter around its turn; ``model_s`` is the
@@ -114,22 +116,21 @@ def search_state(
                 s["repeats"] += 1
                 continue
             s["new_products"] += 1
-            new = _validate(job, finder, res.positions, relaxer, validation, freq_initial)
-            s["validation_calls"] += new.row["validation_calls"]
-            again = _match(table, new.positions, new.energy, relaxer, numbers)
-            if again is not None:  # a split path's first step led to a known product
-                again.hit(finder)
-                s["repeats"] += 1
-                continue
-            table.append(new)
-            if new.row["neb_status"] == "ok":
-                s["new_valid"] += 1
-                s["new_valid_in_window"] += bool(in_window(new.row["barrier"]))
-            barrier = new.row["barrier"]
-            log(
-                f"state {job.state}: {finder} found a product: {new.row['neb_status']}"
-                + ("" if barrier is None else f", Ea {barrier:.3f} eV")
-            )
+            for known in _validate(job, finder, res.positions, relaxer, validation, freq_initial):
+                s["validation_calls"] += known.row.get("validation_calls", 0)
+                again = _match(table, known.positions, known.energy, relaxer, numbers)
+                if again is not None:  # a split path's first step led to a known product
+                    again.hit(finder)
+                    continue
+                table.append(known)
+                status, barrier = known.row["neb_status"], known.row["barrier"]
+                if status == "ok":
+                    s["new_valid"] += 1
+                    s["new_valid_in_window"] += bool(in_window(barrier))
+                log(
+                    f"state {job.state}: {finder} found a product: {status}"
+                    + ("" if barrier is None else f", Ea {barrier:.3f} eV")
+                )
         stats.append(
             {
                 "round": job.round,
@@ -166,27 +167,45 @@ def _match(table, positions, energy, relaxer, numbers) -> Known | None:
     return None
 
 
-def _validate(job, finder, product, relaxer, validation, freq_initial) -> Known:
+def _validate(job, finder, product, relaxer, validation, freq_initial) -> list[Known]:
+    """The validated product; for a split path first the product itself (kept as ``split``
+    so that finding it again costs no NEB) and then its first step, the event."""
     calls0 = force_calls()
-    x, numbers = job.positions, job.numbers
+    x = job.positions
     product = align(x, product)
-    out = validate_pair(relaxer, numbers, x, product, validation, freq_initial, first_step=True)
+    out = validate_pair(relaxer, job.numbers, x, product, validation, freq_initial, first_step=True)
+    found = []
     if "product_positions" in out:
+        split = dict.fromkeys(["saddle_energy", "barrier", "reverse_barrier", "prefactor_thz"])
+        detail = out["neb_detail"].removeprefix("first segment of a split path (")[:-1]
+        found.append(
+            _known(
+                job, finder, product, relaxer, split | {"neb_status": "split", "neb_detail": detail}
+            )
+        )
         product = align(x, out["product_positions"])
-    energy = relaxer.energy(product, numbers)
-    disp = np.linalg.norm(product - x, axis=1)
-    row = {
-        "neb_status": out["neb_status"],
-        "neb_detail": out["neb_detail"],
-        "saddle_energy": out["saddle_energy"],
-        "barrier": out["barrier"],
-        "reverse_barrier": out["reverse_barrier"],
-        "prefactor_thz": out["prefactor_thz"],
+    keys = [
+        "neb_status",
+        "neb_detail",
+        "saddle_energy",
+        "barrier",
+        "reverse_barrier",
+        "prefactor_thz",
+    ]
+    found.append(_known(job, finder, product, relaxer, {k: out[k] for k in keys}))
+    found[-1].row["validation_calls"] = force_calls() - calls0  # the whole NEB, on the event
+    return found
+
+
+def _known(job, finder, product, relaxer, row) -> Known:
+    energy = relaxer.energy(product, job.numbers)
+    disp = np.linalg.norm(product - job.positions, axis=1)
+    row = row | {
         "final_energy": energy,
         "delta_energy": energy - job.energy,
-        "max_displacement": max_displacement(x, product),
+        "max_displacement": max_displacement(job.positions, product),
         "atoms_moved": int((disp > MOVED).sum()),
-        "validation_calls": force_calls() - calls0,
+        "validation_calls": 0,
     }
     return Known(-1, product, energy, hits=1, finders=[finder], row=row)
 

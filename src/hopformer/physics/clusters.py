@@ -74,6 +74,63 @@ def build_cluster(
     return center_in_vacuum(atoms, vacuum)
 
 
+def hollow_sites(positions: np.ndarray, nn: float) -> np.ndarray:
+    """Three-fold hollow sites on the surface of a cluster: above the centre of every triangle
+    of mutually neighbouring atoms (edges < 1.2·``nn``, so (111)-like facets, not the square
+    (100) ones), at the height of a regular tetrahedron, on the side away from the cluster's
+    centre, where no atom comes closer than 0.9·``nn``."""
+    x = np.asarray(positions, dtype=float)
+    centre = x.mean(0)
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    near = (d < 1.2 * nn) & (d > 0)
+    height = nn * np.sqrt(2.0 / 3.0)
+    sites = []
+    for i, j in zip(*np.nonzero(np.triu(near)), strict=True):
+        for k in np.flatnonzero(near[i] & near[j]):
+            if k <= j:
+                continue
+            mid = x[[i, j, k]].mean(0)
+            normal = np.cross(x[j] - x[i], x[k] - x[i])
+            normal /= np.linalg.norm(normal)
+            if normal.dot(mid - centre) < 0:
+                normal = -normal
+            site = mid + height * normal
+            if np.linalg.norm(x - site, axis=1).min() >= 0.9 * nn:
+                sites.append(site)
+    return np.array(sites).reshape(-1, 3)
+
+
+def add_adatoms(atoms: Atoms, count: int, seed: int) -> Atoms:
+    """``atoms`` with ``count`` adatoms of its first element on distinct three-fold hollow
+    sites (:func:`hollow_sites`), drawn with ``seed``, at least two neighbour distances apart,
+    each moved off the site's centre by a seeded 0.1 Å Gaussian."""
+    if count <= 0:
+        return atoms
+    x = atoms.get_positions()
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    nn = float(np.median(d.min(1)))
+    sites = hollow_sites(x, nn)
+    order = np.random.default_rng(seed).permutation(len(sites))
+    chosen: list[np.ndarray] = []
+    for i in order:
+        if all(np.linalg.norm(sites[i] - c) >= 2 * nn for c in chosen):
+            chosen.append(sites[i])
+        if len(chosen) == count:
+            break
+    if len(chosen) < count:
+        raise ValueError(
+            f"cluster.adatoms = {count}: only {len(chosen)} hollow sites at least two neighbour"
+            " distances apart on this cluster"
+        )
+    # Off the exact centre of the triangle: there the forces cancel by symmetry and a quench
+    # can stop on the saddle between two hollow sites instead of in either.
+    jitter = np.random.default_rng([seed, 1]).normal(scale=0.1, size=(count, 3))
+    out = atoms.copy()
+    out.extend(Atoms([atoms[0].symbol] * count, positions=np.array(chosen) + jitter))
+    return out
+
+
 def read_cluster(path: str | os.PathLike, vacuum: float = 10.0) -> Atoms:
     """Read any ASE-readable structure (last frame) as a free cluster, checking it is sane."""
     path = Path(path)
