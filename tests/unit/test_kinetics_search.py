@@ -71,7 +71,8 @@ def test_a_search_repeats_itself_and_known_products_cost_no_validation(adatom_st
 
 def test_the_dimer_finder_returns_products_connected_to_the_state(adatom_state):
     job, relaxer = adatom_state
-    events, (stats,) = _search(job, relaxer, finders=("dimer",), proposals=4)
+    events, (first, stats) = _search(job, relaxer, finders=("displacement", "dimer"), proposals=4)
+    assert (first["finder"], stats["finder"]) == ("displacement", "dimer")
     outcomes = ("no_proposal", "rejected", "back_to_initial", "repeats", "new_products")
     assert stats["proposals"] == 4 == sum(stats[k] for k in outcomes)
     assert stats["force_calls"] > 4 * 10  # a dimer search is tens of force calls at least

@@ -176,7 +176,7 @@ def cluster_size(config: dict, root: str | os.PathLike = ".") -> int:
         cutoff=c["cutoff"],
         lattice_constant=4.0,
     )
-    return len(atoms)
+    return len(atoms) + c.get("adatoms", 0)
 
 
 def check(config: dict, root: str | os.PathLike = ".") -> None:

@@ -116,14 +116,14 @@ def search_state(
                 s["repeats"] += 1
                 continue
             s["new_products"] += 1
-            for known in _validate(job, finder, res.positions, relaxer, validation, freq_initial):
-                s["validation_calls"] += known.row.get("validation_calls", 0)
-                again = _match(table, known.positions, known.energy, relaxer, numbers)
+            for found in _validate(job, finder, res.positions, relaxer, validation, freq_initial):
+                s["validation_calls"] += found.row.get("validation_calls", 0)
+                again = _match(table, found.positions, found.energy, relaxer, numbers)
                 if again is not None:  # a split path's first step led to a known product
                     again.hit(finder)
                     continue
-                table.append(known)
-                status, barrier = known.row["neb_status"], known.row["barrier"]
+                table.append(found)
+                status, barrier = found.row["neb_status"], found.row["barrier"]
                 if status == "ok":
                     s["new_valid"] += 1
                     s["new_valid_in_window"] += bool(in_window(barrier))
@@ -177,7 +177,7 @@ def _validate(job, finder, product, relaxer, validation, freq_initial) -> list[K
     found = []
     if "product_positions" in out:
         split = dict.fromkeys(["saddle_energy", "barrier", "reverse_barrier", "prefactor_thz"])
-        detail = out["neb_detail"].removeprefix("first segment of a split path (")[:-1]
+        detail = out["split_detail"]
         found.append(
             _known(
                 job, finder, product, relaxer, split | {"neb_status": "split", "neb_detail": detail}

@@ -16,12 +16,13 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from hopformer.physics.clusters import build_cluster, read_cluster
+from hopformer.physics.clusters import add_adatoms, build_cluster, read_cluster
 from hopformer.physics.eam import read_potential, write_setfl
 from hopformer.physics.engine import Langevin
 from hopformer.physics.io import atomic_path, write_json_atomic
 from hopformer.physics.potentials import open_engine, plugin_for, potential_id
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
+from hopformer.physics.structure import center_in_vacuum
 from hopformer.physics.zhou2004 import zhou_table
 
 ZHOU = "zhou2004"
@@ -80,12 +81,13 @@ class ClusterSpec:
     vacuum: float = 10.0
     melt_temperature: float | None = None  # K; melt (Langevin) before the quench
     melt_ps: float = 20.0
+    adatoms: int = 0
     seed: int = 1
 
     def build(self, lattice_constant: float | None) -> Atoms:
         if self.file:
             return read_cluster(self.file, vacuum=self.vacuum)
-        return build_cluster(
+        atoms = build_cluster(
             self.element,
             self.shape,
             shells=self.shells,
@@ -97,6 +99,7 @@ class ClusterSpec:
             lattice_constant=lattice_constant,
             vacuum=self.vacuum,
         )
+        return center_in_vacuum(add_adatoms(atoms, self.adatoms, self.seed), self.vacuum)
 
 
 def melt(engine, temperature: float, ps: float, seed: int, timestep_fs: float = 2.0) -> None:

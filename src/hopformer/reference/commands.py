@@ -54,5 +54,6 @@ class RelaxCluster:
             seed=args.seed,
             melt_temperature=args.melt_temperature,
             melt_ps=args.melt_ps,
+            adatoms=args.adatoms,
         )
         show(relax_cluster(spec, args.potential, args.out, args.summary, fmax=args.fmax))

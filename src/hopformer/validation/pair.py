@@ -74,7 +74,8 @@ def validate_pair(
     ``freq_initial()`` gives the initial minimum's spectrum when a saddle needs it (default:
     computed here). With ``first_step`` a split path's first segment is validated as the
     event (an elementary step out of ``initial`` to the first intermediate minimum, whose
-    positions come back as ``product_positions``), as the kinetics stage needs."""
+    positions come back as ``product_positions``, and the whole path's ``split_detail``), as the
+    kinetics stage needs."""
     out = {
         "neb_status": "rejected",
         "neb_detail": "",
@@ -135,6 +136,7 @@ def validate_pair(
         first = path.segments[0]
         out |= {
             "product_positions": first.positions[-1],
+            "split_detail": detail,
             "path_images": len(first.energies),
             "path_energies": first.energies - first.energies[0],
             "path_positions": first.positions,
