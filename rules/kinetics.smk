@@ -17,7 +17,7 @@ rule kinetics_start:
         **kinetics_tables(-1),
     params:
         args=flags("kinetics-start"),
-        out_dir=kinetics_dir(-1),
+        out_dir=lambda wc, output: folder_of(output, "states"),
     log:
         log_of("kinetics/kinetics_start"),
     conda:
@@ -114,7 +114,7 @@ rule finetune_transformer:
 
 rule kinetics_report:
     input:
-        final=kinetics_tables(KINETICS["rounds"] - 1).values(),
+        final=list(kinetics_tables(KINETICS["rounds"] - 1).values()),
         stats=[s for r in range(KINETICS["rounds"]) for s in search_shards(r, "stats")],
         md=[s for r in ROUNDS for s in worker_shards(r, "segments")],
     output:
@@ -132,7 +132,7 @@ rule kinetics_report:
         ),
         summary=result("kinetics/summary.json"),
     params:
-        final=kinetics_dir(KINETICS["rounds"] - 1),
+        final=lambda wc, input: os.path.dirname(input.final[0]),
     log:
         log_of("kinetics/kinetics_report"),
     conda:

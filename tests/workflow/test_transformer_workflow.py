@@ -8,7 +8,7 @@ import signal
 import time
 
 import numpy as np
-from harness import processes
+from harness import kinetics_jobs, processes
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
@@ -60,6 +60,7 @@ def test_transformer_edits_rerun_only_what_depends_on_them(done):
         "explore_transitions": 1,
         "validate_shard": 2,
         "collect_tables": 1,
+        **kinetics_jobs(done.config()),  # the searches use the model
         "all": 1,
     }
     assert planned_after("evaluation", "samples", 3) == {"explore_transitions": 1, "all": 1}
