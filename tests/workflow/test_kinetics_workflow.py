@@ -51,6 +51,10 @@ def test_the_kinetics_stage_writes_its_tables_and_report(done):
     assert (done.results / "kinetics/finders.csv").read_text().startswith("round,finder,")
     tuned = json.loads((done.results / "kinetics/model-g01/training.json").read_text())
     assert tuned["completed"] and tuned["steps"] == k["finetune_steps"]
+    first = read_table(done.results / "kinetics/round-000/processes.parquet", PROCESSES)
+    # The closed loop trains on the MD split plus every valid process of round 0.
+    assert tuned["kinetics_events"] == sum(first.column("valid").to_pylist())
+    assert tuned["train_examples"] > tuned["kinetics_events"]
 
 
 def test_editing_the_kinetics_section_reruns_only_kinetics_jobs(done):
