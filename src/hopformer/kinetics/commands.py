@@ -86,6 +86,8 @@ class KineticsSearch:
         def window(barrier: float) -> bool:
             return bool(in_window([*barriers, barrier], kT, args.window_kT)[-1])
 
+        if "transformer" in args.finders and not args.model:
+            raise SystemExit("kinetics-search: the transformer finder needs --model (a model file)")
         model = load_model(args.model) if "transformer" in args.finders else None
         relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
         job = SearchJob(

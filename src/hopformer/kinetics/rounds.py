@@ -84,12 +84,6 @@ def _new_state(sid, numbers, positions, energy, first_round) -> dict:
     }
 
 
-def _positions(row: dict) -> np.ndarray:
-    return np.reshape(
-        np.asarray(row["positions" if "positions" in row else "final_positions"]), (-1, 3)
-    )
-
-
 def aggregate(
     previous: dict,
     events: Sequence[dict],
@@ -102,7 +96,7 @@ def aggregate(
     states = [dict(s) for s in previous["states"]]
     processes = [dict(p) for p in previous["processes"]]
     for s in states:
-        s["positions"] = _positions(s)
+        s["positions"] = np.reshape(np.asarray(s["positions"]), (-1, 3))
     for sid in {(st["job"], st["state"]) for st in stats}:
         states[sid[1]]["searches"] += 1
     by_state: dict[int, list[dict]] = {}
