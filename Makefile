@@ -32,6 +32,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/generate_speed.py
 	$(BIN)/python bench/validate_cost.py
 	$(BIN)/python bench/surrogate_speed.py
+	# Event finders side by side (the transformer too once `make run` has trained one).
+	$(BIN)/python bench/event_search.py $(if $(wildcard results/default/model/transformer.pt),--model results/default/model/transformer.pt)
+	$(BIN)/python bench/kmc_vs_md.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
