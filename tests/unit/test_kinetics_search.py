@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hopformer.kinetics.finders import FinderConfig
+from hopformer.kinetics.finders import FinderConfig, epicentres
 from hopformer.kinetics.search import Known, SearchJob, search_state
 from hopformer.physics.clusters import add_adatoms, build_cluster
 from hopformer.physics.engine import force_calls
@@ -83,3 +83,14 @@ def test_the_dimer_finder_returns_products_connected_to_the_state(adatom_state):
 
 def _plain(rows):
     return [{k: np.asarray(v).tolist() for k, v in r.items()} for r in rows]
+
+
+def test_epicentres_favour_the_least_coordinated_atoms_when_biased(adatom_state):
+    job, _ = adatom_state
+    adatom = len(job.numbers) - 1  # add_adatoms appends it
+    counts = {}
+    for bias in (0.0, 1.0):
+        picks = epicentres(job.positions, 400, np.random.default_rng(5), bias)
+        counts[bias] = sum(p is not None and p[0] == adatom for p in picks) / len(picks)
+    # Uniform: about 1 of the 33 surface atoms; biased (3 neighbours against 6–9): ~half.
+    assert counts[0.0] < 0.15 and counts[1.0] > 0.3, counts

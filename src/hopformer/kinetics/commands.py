@@ -108,6 +108,7 @@ class KineticsSearch:
             args.dimer_fmax,
             args.dimer_steps,
             args.push,
+            args.epicentre_bias,
         )
         validation = ValidationConfig(
             images=args.images,

@@ -3,7 +3,12 @@
 Every finder starts from the same *epicentres*: a surface atom (fewer than 12 neighbours) and
 an empty hollow site next to it (:func:`hopformer.transformer.evaluation.surface_hint`),
 drawn from one seeded stream per search job, so that with the same seed the three finders
-work on the same atoms and sites.
+work on the same atoms and sites. An atom with c neighbours is drawn with weight
+e^{``epicentre_bias``·(12 − c)}: adatoms and vertices first, where adaptive-KMC codes
+displace (eOn's under-coordinated epicentres); 0 draws every surface atom alike. Sites may
+lie level with the atom (:data:`LATERAL`), where an adatom's next hollow is. On a Pt142
+truncated octahedron with 2 adatoms, bias 1 puts 64 % of the epicentres on the adatoms
+(0: 8 %).
 
 * ``transformer`` — the model's mode candidate with the epicentre atom's final position as the
   hint (the site), and a share ``unhinted_fraction`` of seeded draws with no hint at all.
@@ -35,6 +40,10 @@ from hopformer.transformer.examples import Example
 from hopformer.transformer.network import TransitionModel
 
 FINDERS = ("transformer", "displacement", "dimer")
+# Sites may lie level with the epicentre atom (direction down to −0.2 along its outward
+# radius): an adatom's next hollow site is beside it, not above it, and the exploration
+# protocol's outward-only sites (≥ 0.1) would leave adatom hops out.
+LATERAL = -0.2
 
 
 @dataclass(frozen=True)
@@ -46,14 +55,18 @@ class FinderConfig:
     dimer_fmax: float = 0.01
     dimer_steps: int = 300
     push: float = 0.2
+    epicentre_bias: float = 1.0
 
 
-def epicentres(x: np.ndarray, count: int, generator: np.random.Generator) -> list:
-    """``count`` (atom, site) pairs in ``x``'s frame (None where no site was found)."""
+def epicentres(
+    x: np.ndarray, count: int, generator: np.random.Generator, bias: float = 0.0
+) -> list:
+    """``count`` (atom, site) pairs in ``x``'s frame (None where no site was found); atoms
+    with c neighbours are drawn with weight e^{bias·(12 − c)}."""
     centre = x.mean(0)
     out = []
     for _ in range(count):
-        hit = surface_hint(x, generator)
+        hit = surface_hint(x, generator, bias=bias, outward=LATERAL)
         out.append(None if hit is None else (hit[0], hit[1] + centre))
     return out
 
@@ -82,7 +95,7 @@ def transformer_proposals(
     ex = Example(numbers, x, x)
     unhinted = int(round(config.proposals * config.unhinted_fraction))
     out: list[np.ndarray | None] = []
-    for centre in epicentres(x, config.proposals - unhinted, generator):
+    for centre in epicentres(x, config.proposals - unhinted, generator, config.epicentre_bias):
         if centre is None:
             out.append(None)
             continue
@@ -99,7 +112,7 @@ def displacement_proposals(
     x: np.ndarray, config: FinderConfig, generator: np.random.Generator
 ) -> list[np.ndarray | None]:
     out: list[np.ndarray | None] = []
-    for centre in epicentres(x, config.proposals, generator):
+    for centre in epicentres(x, config.proposals, generator, config.epicentre_bias):
         if centre is None:
             out.append(None)
             continue
@@ -121,7 +134,7 @@ def dimer_proposals(
     box = center_in_vacuum(Atoms(numbers=numbers, positions=x), relaxer.vacuum)
     shift = box.positions - x
     calc = relaxer.engine(numbers, x).calculator()
-    for centre in epicentres(x, config.proposals, generator):
+    for centre in epicentres(x, config.proposals, generator, config.epicentre_bias):
         if centre is None:
             out.append(None)
             continue

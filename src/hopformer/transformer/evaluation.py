@@ -141,30 +141,41 @@ def summarise(details: Sequence[dict]) -> list[dict]:
 
 # -- exploration --------------------------------------------------------------------------------
 def surface_hint(
-    x: np.ndarray, generator: np.random.Generator, tries: int = 2000
+    x: np.ndarray,
+    generator: np.random.Generator,
+    tries: int = 2000,
+    bias: float = 0.0,
+    outward: float = 0.1,
 ) -> tuple[int, np.ndarray] | None:
     """One surface atom and a neighbouring empty site for it, chosen without any final state.
 
     With ``a`` the median nearest-neighbour distance, surface atoms have fewer than 12
     neighbours within 1.25·a. A site is a point ``a`` away from the atom, on the outer side of
-    the surface (its direction has a positive component along the atom's outward radius),
+    the surface (its direction has a component ≥ ``outward`` along the atom's outward radius),
     that no other atom comes closer to than 0.85·a and that at least three atoms (other than
     the mover) touch within 1.25·a — a hollow site on the surface next to the atom, where an
     atom could sit. Random draws from ``generator``; None if no site is found in ``tries``.
+    With ``bias`` > 0 an atom with c neighbours is drawn with weight e^{bias·(12 − c)}: the
+    least coordinated atoms (adatoms, vertices) first, as adaptive-KMC codes displace.
     """
     x = x - x.mean(0)
     dist = np.linalg.norm(x[:, None] - x[None], axis=-1)
     np.fill_diagonal(dist, np.inf)
     a = float(np.median(dist.min(1)))
-    surface = np.flatnonzero((dist < 1.25 * a).sum(1) < 12)
+    coordination = (dist < 1.25 * a).sum(1)
+    surface = np.flatnonzero(coordination < 12)
     if not surface.size:
         return None
+    weights = None
+    if bias > 0:
+        w = np.exp(bias * (12 - coordination[surface] - (12 - coordination[surface]).max()))
+        weights = w / w.sum()
     for _ in range(tries):
-        atom = int(generator.choice(surface))
+        atom = int(generator.choice(surface, p=weights))
         normal = x[atom] / max(float(np.linalg.norm(x[atom])), 1e-9)
         u = generator.normal(size=3)
         u /= np.linalg.norm(u)
-        if u.dot(normal) < 0.1:
+        if u.dot(normal) < outward:
             continue
         site = x[atom] + a * u
         d = np.linalg.norm(np.delete(x, atom, axis=0) - site, axis=1)
