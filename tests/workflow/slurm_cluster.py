@@ -118,7 +118,7 @@ DefMemPerCPU=256
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
-MinJobAge=300
+MinJobAge=3600
 SchedulerParameters=batch_sched_delay=0
 MailProg=/bin/true
 ReturnToService=2
