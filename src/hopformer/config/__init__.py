@@ -18,6 +18,7 @@ import argparse
 import os
 import shlex
 from collections.abc import Iterator
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def section_values(args, section: str, exclude=()) -> dict:
     """{key: value} of ``section``'s keys from parsed flags: a section passed whole to the
     library (e.g. ``ModelConfig(**section_values(args, "transformer"))``)."""
     return {k: getattr(args, k) for k in section_defaults(section) if k not in exclude}
+
+
+def dataclass_values(args, cls, exclude=()) -> dict:
+    """{field: value} of the parsed flags named like the fields of dataclass ``cls`` (a
+    library config built from a command's flags by name, never by position)."""
+    return {f.name: getattr(args, f.name) for f in fields(cls) if f.name not in exclude}
 
 
 def _parent(key: str) -> str:

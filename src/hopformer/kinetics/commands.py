@@ -9,23 +9,23 @@ import numpy as np
 import torch
 from ase.io import read
 
-from hopformer.config import add_flags, section_values
+from hopformer.config import add_flags, dataclass_values, section_values
 from hopformer.console import add_threads, add_training_outputs, log, show
 from hopformer.data.kinetics import EVENTS, SEARCH_STATS
 from hopformer.data.schema import SEGMENT_SHARD
 from hopformer.data.shards import csv_text, read_tables, write_rows
 from hopformer.kinetics.completeness import in_window
 from hopformer.kinetics.finders import FinderConfig
-from hopformer.kinetics.rounds import KineticsConfig, aggregate, start_tables
+from hopformer.kinetics.rounds import KineticsConfig, aggregate, finder_figures, start_tables
 from hopformer.kinetics.search import Known, SearchJob, search_state
-from hopformer.kinetics.tables import read_round, round_paths, write_round
+from hopformer.kinetics.tables import read_round, round_paths, validated_examples, write_round
 from hopformer.ml.devices import choose_device
 from hopformer.physics.htst import K_B
 from hopformer.physics.io import sha256_of, write_json_atomic, write_text_atomic
 from hopformer.physics.relax import Relaxer
 from hopformer.report.plots import plot_kinetics
 from hopformer.streams import KINETICS_FINETUNE, seed_of
-from hopformer.transformer.examples import Example, read_examples
+from hopformer.transformer.examples import read_examples
 from hopformer.transformer.training import TrainConfig, load_model, train
 from hopformer.validation.pair import ValidationConfig
 
@@ -100,16 +100,7 @@ class KineticsSearch:
             args.seed,
             args.model_generation,
         )
-        finder_config = FinderConfig(
-            args.proposals,
-            args.unhinted_fraction,
-            args.sigma,
-            args.radius,
-            args.dimer_fmax,
-            args.dimer_steps,
-            args.push,
-            args.epicentre_bias,
-        )
+        finder_config = FinderConfig(**dataclass_values(args, FinderConfig))
         validation = ValidationConfig(
             images=args.images,
             neb_fmax=args.neb_fmax,
@@ -142,16 +133,7 @@ class KineticsRound:
 
     @staticmethod
     def run(args):
-        config = KineticsConfig(
-            args.temperature,
-            args.searches,
-            args.confidence,
-            args.window_kT,
-            args.flicker_kT,
-            args.kmc_steps,
-            args.prefactor_thz,
-            args.state_tol,
-        )
+        config = KineticsConfig(**dataclass_values(args, KineticsConfig))
         events = read_tables(args.events, EVENTS).to_pylist()
         stats = read_tables(args.stats, SEARCH_STATS).to_pylist()
         tables, summary = aggregate(
@@ -211,21 +193,6 @@ class FinetuneTransformer:
         show(summary)
 
 
-def validated_examples(tables: dict) -> list[Example]:
-    """Every valid process as a training example (state → product, in the state's frame)."""
-    states = {s["state"]: s for s in tables["states"]}
-    out = []
-    for p in tables["processes"]:
-        if p["valid"]:
-            s = states[p["state"]]
-            x = s["positions"]
-            final = p["final_positions"]
-            moved = int((np.linalg.norm(final - x, axis=1) > 0.5).sum())
-            numbers = np.asarray(s["numbers"], dtype=np.int64)
-            out.append(Example(numbers, x, final, p["state"], p["product"], moved))
-    return out
-
-
 class KineticsReport:
     """the kinetics figures and the per-round finder table"""
 
@@ -268,29 +235,8 @@ class KineticsReport:
 
 
 def finder_table(stats: list[dict]) -> tuple[list[dict], dict]:
-    """Distinct validated events in the window per 1000 force calls, by finder and round."""
-    acc: dict[tuple[int, str], dict] = {}
-    for s in stats:
-        a = acc.setdefault((s["round"], s["finder"]), {"calls": 0, "events": 0, "wall_s": 0.0})
-        a["calls"] += s["force_calls"]
-        a["events"] += s["new_valid_in_window"]
-        a["wall_s"] += s["wall_s"]
-    rows = [
-        {
-            "round": r,
-            "finder": f,
-            "events_in_window": a["events"],
-            "force_calls": a["calls"],
-            "wall_s": a["wall_s"],
-            "events_per_1000_calls": 1000 * a["events"] / a["calls"] if a["calls"] else 0.0,
-        }
-        for (r, f), a in sorted(acc.items())
-    ]
-    totals: dict[str, dict] = {}
-    for row in rows:
-        t = totals.setdefault(row["finder"], {"events_in_window": 0, "force_calls": 0})
-        t["events_in_window"] += row["events_in_window"]
-        t["force_calls"] += row["force_calls"]
-    for t in totals.values():
-        t["events_per_1000_calls"] = 1000 * t["events_in_window"] / max(t["force_calls"], 1)
-    return rows, {"finders": totals}
+    """Distinct validated events in the window per 1000 force calls, by round and finder
+    (rows), and per finder over every round."""
+    per_round = finder_figures(stats, key=lambda s: (s["round"], s["finder"]))
+    rows = [{"round": r, "finder": f, **v} for (r, f), v in sorted(per_round.items())]
+    return rows, {"finders": finder_figures(stats)}

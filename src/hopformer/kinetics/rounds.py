@@ -27,7 +27,7 @@ import numpy as np
 from hopformer.kinetics.completeness import state_confidence
 from hopformer.kinetics.kmc import Catalogue, Process, run_kmc, search_targets
 from hopformer.physics.htst import K_B, htst_rate
-from hopformer.physics.states import SAME_STATE_TOL, same_state
+from hopformer.physics.states import SAME_STATE_TOL, same_minimum
 from hopformer.streams import KINETICS_KMC, KINETICS_WALK, rng
 
 PREFACTOR_BOUNDS_THZ = (1e-3, 1e9)  # 10⁹–10²¹ s⁻¹
@@ -176,10 +176,10 @@ def _credit(process: dict, ev: dict) -> None:
 
 
 def _same(process: dict, final: np.ndarray, ev: dict, config: KineticsConfig) -> bool:
-    if abs(process["final_energy"] - ev["final_energy"]) > 0.05:
-        return False
     other = np.reshape(np.asarray(process["final_positions"]), (-1, 3))
-    return same_state(other, final, np.asarray(ev["numbers"]), config.state_tol)
+    return same_minimum(
+        other, process["final_energy"], final, ev["final_energy"], ev["numbers"], config.state_tol
+    )
 
 
 def _process_row(ev: dict, pid: int, round_: int, config: KineticsConfig, final) -> dict:
@@ -209,9 +209,8 @@ def _process_row(ev: dict, pid: int, round_: int, config: KineticsConfig, final)
 def _register(states: list[dict], row: dict, final, ev: dict, round_: int, config) -> int:
     numbers = np.asarray(ev["numbers"])
     for s in states:
-        if abs(s["energy"] - row["final_energy"]) < 0.05 and same_state(
-            s["positions"], final, numbers, config.state_tol
-        ):
+        e = row["final_energy"]
+        if same_minimum(s["positions"], s["energy"], final, e, numbers, config.state_tol):
             return s["state"]
     sid = len(states)
     states.append(_new_state(sid, numbers, final, row["final_energy"], round_))
@@ -232,17 +231,22 @@ def _complete(state: dict, table: list[dict], config: KineticsConfig) -> None:
     }
 
 
-def _summary(round_, tables, steps, stats, current, clock) -> dict:
-    finders: dict[str, dict] = {}
+def finder_figures(stats, key=lambda s: s["finder"]) -> dict:
+    """Distinct validated events in the window, force calls, wall time and events per 1000
+    force calls of the search stats rows, summed per ``key`` (default: per finder)."""
+    out: dict = {}
     for st in stats:
-        f = finders.setdefault(st["finder"], {"force_calls": 0, "new_valid_in_window": 0})
+        f = out.setdefault(key(st), {"events_in_window": 0, "force_calls": 0, "wall_s": 0.0})
+        f["events_in_window"] += st["new_valid_in_window"]
         f["force_calls"] += st["force_calls"]
-        f["new_valid_in_window"] += st["new_valid_in_window"]
-        f.setdefault("wall_s", 0.0)
         f["wall_s"] += st["wall_s"]
-    for f in finders.values():
+    for f in out.values():
         calls = f["force_calls"]
-        f["events_per_1000_calls"] = 1000 * f["new_valid_in_window"] / calls if calls else None
+        f["events_per_1000_calls"] = 1000 * f["events_in_window"] / calls if calls else 0.0
+    return out
+
+
+def _summary(round_, tables, steps, stats, current, clock) -> dict:
     states = tables["states"]
     return {
         "round": round_,
@@ -257,5 +261,5 @@ def _summary(round_, tables, steps, stats, current, clock) -> dict:
         "simulated_s": clock * 1e-12 if math.isfinite(clock) else None,
         "current_state": current,
         "targets": [t["state"] for t in tables["targets"]],
-        "finders": finders,
+        "finders": finder_figures(stats),
     }

@@ -24,6 +24,7 @@ time spent inside the network.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ import numpy as np
 from hopformer.kinetics.finders import FinderConfig, proposer
 from hopformer.physics.engine import force_calls
 from hopformer.physics.relax import Relaxer
-from hopformer.physics.states import MOVED, align, max_displacement
+from hopformer.physics.states import MOVED, align, max_displacement, same_minimum
 from hopformer.streams import KINETICS_SEARCH, rng
 from hopformer.transformer.network import TransitionModel
 from hopformer.validation.pair import ValidationConfig, spectrum, validate_pair
@@ -82,7 +83,7 @@ def search_state(
 ) -> tuple[list[dict], list[dict]]:
     """(event rows, one stats row per finder) of one search job (module doc)."""
     numbers, x = job.numbers, job.positions
-    freq_initial = _cached(lambda: spectrum(relaxer, numbers, x, validation))
+    freq_initial = functools.cache(lambda: spectrum(relaxer, numbers, x, validation))
     stats, events = [], []
     for finder in finders:
         # Each finder deduplicates against the process table and its own finds only, so that
@@ -149,20 +150,9 @@ def search_state(
     return events, stats
 
 
-def _cached(fn):
-    box: list = []
-
-    def get():
-        if not box:
-            box.append(fn())
-        return box[0]
-
-    return get
-
-
 def _match(table, positions, energy, relaxer, numbers) -> Known | None:
     for k in table:
-        if abs(k.energy - energy) < 0.05 and relaxer.same(k.positions, positions, numbers):
+        if same_minimum(k.positions, k.energy, positions, energy, numbers, relaxer.tol):
             return k
     return None
 

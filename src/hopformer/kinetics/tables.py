@@ -15,6 +15,8 @@ import numpy as np
 from hopformer.data.kinetics import KINETIC_STATES, PROCESSES, TARGETS, TRAJECTORY
 from hopformer.data.shards import csv_text, read_table, write_rows
 from hopformer.physics.io import write_text_atomic
+from hopformer.physics.states import MOVED
+from hopformer.transformer.examples import Example
 
 TABLES = {
     "states": KINETIC_STATES,
@@ -22,7 +24,7 @@ TABLES = {
     "trajectory": TRAJECTORY,
     "targets": TARGETS,
 }
-POSITIONS = ("positions", "final_positions", "numbers")
+ARRAY_COLUMNS = ("positions", "final_positions", "numbers")  # left out of the CSVs
 
 
 def round_paths(folder: str | os.PathLike) -> dict[str, Path]:
@@ -46,5 +48,20 @@ def write_round(folder: str | os.PathLike, tables: dict[str, list[dict]]) -> Non
     """Every table as Parquet, and as CSV without the position columns."""
     for name, path in round_paths(folder).items():
         write_rows(tables[name], path, TABLES[name])
-        columns = [f.name for f in TABLES[name] if f.name not in POSITIONS]
+        columns = [f.name for f in TABLES[name] if f.name not in ARRAY_COLUMNS]
         write_text_atomic(path.with_suffix(".csv"), csv_text(tables[name], columns))
+
+
+def validated_examples(tables: dict[str, list[dict]]) -> list[Example]:
+    """Every valid process of a round's tables as a transformer training example: the state's
+    minimum → the product, in the state's frame (the closed loop's fine-tuning data)."""
+    states = {s["state"]: s for s in tables["states"]}
+    out = []
+    for p in tables["processes"]:
+        if p["valid"]:
+            s = states[p["state"]]
+            x, final = s["positions"], p["final_positions"]
+            moved = int((np.linalg.norm(final - x, axis=1) > MOVED).sum())
+            numbers = np.asarray(s["numbers"], dtype=np.int64)
+            out.append(Example(numbers, x, final, p["state"], p["product"], moved))
+    return out

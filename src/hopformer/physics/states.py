@@ -138,6 +138,20 @@ def same_state(
     return state_distance(a, b, numbers) <= tol
 
 
+def same_minimum(
+    a: np.ndarray,
+    energy_a: float,
+    b: np.ndarray,
+    energy_b: float,
+    numbers: np.ndarray,
+    tol: float = SAME_STATE_TOL,
+    energy_tol: float = 0.05,
+) -> bool:
+    """:func:`same_state` for minima of known energy: two minima more than ``energy_tol`` eV
+    apart are told apart without the (permutation-aware) geometric test."""
+    return abs(energy_a - energy_b) < energy_tol and same_state(a, b, numbers, tol)
+
+
 def state_key(energy: float, numbers: np.ndarray, resolution: float = KEY_RESOLUTION) -> str:
     """A short (16 hex digits) bookkeeping key of a minimum: composition and quenched energy.
 
