@@ -1,19 +1,30 @@
 # hopformer campaign workflow. `make run` runs it locally with the default config;
 # `snakemake --profile profiles/slurm` on a cluster. Logic lives in the `hopformer` package.
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
 
 import hopformer.config
 
 min_version("9.0")
 
+# The default config is read here first, so that a YAML syntax error names its file and line.
+try:
+    hopformer.config.read_yaml("config/config.yaml")
+except hopformer.config.ConfigError as exc:
+    sys.exit(str(exc))
+
 
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
-# Checks that span keys (d_model vs heads, split fractions, cluster size vs max_atoms): here,
-# before the first job, not after hours of MD.
-hopformer.config.check(config, workflow.basedir)
+# Every key against config/schema.yaml, the defaults filled in, the checks that span keys and
+# the user's files: here, before the first job, not after hours of MD (docs/design.md,
+# "When something goes wrong"). A bad config is one message and no job.
+try:
+    hopformer.config.prepare(config, workflow.basedir)
+except hopformer.config.ConfigError as exc:
+    sys.exit(str(exc))
 
 
 report: "rules/report/workflow.rst"

@@ -7,7 +7,7 @@ import shutil
 import sys
 import zlib
 
-from hopformer.config import rule_flags
+from hopformer.config import lookup, rule_flags
 from hopformer.streams import LAMMPS_SEEDS
 
 # Rules call the `hopformer` CLI. When it is not on PATH (Snakemake started as
@@ -36,6 +36,13 @@ def flags(command, section=None, only=None):
     """`--key value` flags of every config key `command` takes (those of one `section`, or
     `only` some keys, when given); null values are left out."""
     return rule_flags(config, command, section, only)
+
+
+def user_file(key):
+    """The user's file named by config `key` ([] when none): a rule input, so editing the file
+    reruns the rules that read it and what depends on them."""
+    value = lookup(config, key)
+    return [] if value in (None, "", "zhou2004") else [value]
 
 
 # The campaign's potential: an EAM file, or a trained MLIP's model file (potential.source *.pt).

@@ -2,6 +2,8 @@
 
 
 rule make_potential:
+    input:
+        source=user_file("potential.source"),
     output:
         potential=POTENTIAL_FILE,
     params:
@@ -19,6 +21,7 @@ rule make_potential:
 rule relax_cluster:
     input:
         potential=rules.make_potential.output.potential,
+        file=user_file("cluster.file"),
     output:
         structure=result("reference/cluster.extxyz"),
         summary=result("reference/cluster.json"),

@@ -1,11 +1,13 @@
-"""Shared physics fixtures: Zhou 2004 potential files, Pt55 clusters and real transitions
-(session-scoped, seconds in all)."""
+"""Shared fixtures: Zhou 2004 potential files, Pt55 clusters and real transitions
+(session-scoped, seconds in all), and one completed run of the tiny test campaign (shared by
+the workflow tests and the fault suite; made once, on first use)."""
 
 from __future__ import annotations
 
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from harness import TINY, Workflow
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.potentials import open_engine
@@ -55,3 +57,16 @@ def pt55_transitions(pt_potential, disordered_pt55):
     engine.close()
     assert len(transitions) >= 6, "a melt-quenched Pt55 at 900 K hops every few ps"
     return transitions
+
+
+@pytest.fixture(scope="session")
+def _completed(tmp_path_factory) -> Workflow:
+    wf = Workflow(tmp_path_factory.mktemp("completed"), TINY)
+    wf.snakemake()
+    return wf
+
+
+@pytest.fixture
+def done(_completed, tmp_path) -> Workflow:
+    """A private copy of a completed run of the tiny campaign (results and records)."""
+    return _completed.copy_to(tmp_path / "done")

@@ -16,6 +16,7 @@ from hopformer.physics.eam import PotentialFileError
 
 # (subcommand, "module:class"), in the order of the campaign's DAG.
 COMMANDS = [
+    ("check-config", "hopformer.config.commands:CheckConfig"),
     ("make-potential", "hopformer.reference.commands:MakePotential"),
     ("relax-cluster", "hopformer.reference.commands:RelaxCluster"),
     ("run-segments", "hopformer.splicing.commands:RunSegments"),
@@ -71,8 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(first if first in dict(COMMANDS) else None).parse_args(argv)
     try:
         args.run(args)
-    except (PotentialFileError, ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (PotentialFileError, ValueError, RuntimeError) as exc:
         print(f"hopformer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing input, a full disk, no permission: name the file
+        where = f"{exc.filename}: " if exc.filename else ""
+        kept = (
+            ""
+            if isinstance(exc, FileNotFoundError)
+            else " (outputs are written atomically: a previous version is kept)"
+        )
+        print(
+            f"hopformer {args.command}: error: {where}{exc.strerror or exc}{kept}", file=sys.stderr
+        )
         return 2
     return 0
 

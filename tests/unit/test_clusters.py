@@ -39,7 +39,7 @@ def test_lattice_constant_scales_cluster():
 
 def test_read_cluster_from_file(tmp_path):
     atoms = build_cluster("Pt", "decahedron", p=2, q=2, r=0)
-    atoms.pbc = True
+    atoms.positions += 3.0  # off-centre: it is centred on reading
     write(tmp_path / "c.xyz", atoms)
     back = read_cluster(tmp_path / "c.xyz", vacuum=6.0)
     assert len(back) == len(atoms) and not back.pbc.any()

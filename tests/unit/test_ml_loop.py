@@ -80,4 +80,4 @@ def test_a_killed_surrogate_training_resumes_to_the_same_weights(tmp_path, monke
     train_predictor(
         _runs(), config, 5.0, other, tmp_path / "b", tmp_path / "c.csv", log=logs.append
     )
-    assert any("ignoring" in m for m in logs), "a checkpoint of another seed is not resumed"
+    assert any("set aside" in m for m in logs), "a checkpoint of another seed is not resumed"

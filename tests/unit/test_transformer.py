@@ -301,7 +301,7 @@ def test_a_checkpoint_of_another_config_is_not_resumed(examples, tmp_path):
         log=lines.append,
     )
     assert summary["resumed_at_step"] == 0
-    assert any("ignoring" in line for line in lines)
+    assert any("set aside" in line for line in lines)
 
 
 def test_read_examples_names_the_file_when_a_cluster_is_too_large(examples, tmp_path):

@@ -8,14 +8,14 @@ subcommands that take it as a ``--flag``. Everything else derives from it:
   the declaration — so a command's default is always the schema's;
 * :func:`rule_flags` gives a rule the ``--flag value`` arguments of the keys its command takes,
   so editing a key reruns exactly the rules whose commands read it;
-* :func:`check` runs the checks that span keys (``d_model`` vs ``heads``, split fractions,
-  the cluster vs ``max_atoms``) when the workflow starts, before any job.
+* :func:`prepare` (in :mod:`hopformer.config.checks`) checks a campaign when the workflow
+  starts, before any job: each key against its declaration, the checks that span keys, and
+  the files the campaign names.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from collections.abc import Iterator
 from dataclasses import fields
@@ -23,8 +23,6 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-
-from hopformer.physics.clusters import build_cluster, read_cluster
 
 SCHEMA = Path(__file__).with_name("schema.yaml")
 COMMANDS = "x-commands"
@@ -102,16 +100,45 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _list_of(kind):
+def _bounded(kind, spec: dict):
+    """``kind`` that also refuses values outside the declared bounds (``minimum`` & co.)."""
+    tests = [
+        (b, ok, text)
+        for b, ok, text in (
+            ("minimum", lambda v, b: v >= b, "≥"),
+            ("exclusiveMinimum", lambda v, b: v > b, ">"),
+            ("maximum", lambda v, b: v <= b, "≤"),
+            ("exclusiveMaximum", lambda v, b: v < b, "<"),
+        )
+        if b in spec
+    ]
+    name = {int: "an integer", float: "a number"}.get(kind)
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        for bound, ok, sign in tests:
+            if not ok(value, spec[bound]):
+                raise argparse.ArgumentTypeError(f"expected {sign} {spec[bound]}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse if tests else kind
+
+
+def _list_of(kind, spec: dict | None = None):
     name = {int: "integers", float: "numbers", str: "names"}[kind]
+    item = _bounded(kind, spec or {}) if kind in (int, float) else kind
 
     def parse(text: str) -> list:
         try:
-            return [kind(x) for x in text.split(",") if x.strip()]
-        except ValueError as exc:
+            return [item(x) for x in text.split(",") if x.strip()]
+        except (ValueError, argparse.ArgumentTypeError) as exc:
             raise argparse.ArgumentTypeError(
-                f"expected comma-separated {name}, got {text!r}"
-            ) from exc
+                f"expected comma-separated {name}, got {text!r} ({exc})"
+            ) from None
 
     return parse
 
@@ -130,8 +157,10 @@ def add_flags(
         kwargs = {"default": spec["default"], "help": f"{spec['description']} [{key}]"}
         if kind == "array":
             item = spec.get("items", {})
-            kwargs["type"] = _list_of(_ITEMS[_types(item)[0] if "type" in item else "string"])
+            kwargs["type"] = _list_of(_ITEMS[_types(item)[0] if "type" in item else "string"], item)
             kwargs["metavar"] = "A,B,..."
+        elif kind in ("integer", "number"):
+            kwargs["type"] = _bounded(_SCALARS[kind], spec)
         else:
             kwargs["type"] = _SCALARS[kind]
             if "enum" in spec:
@@ -162,73 +191,8 @@ def lookup(config: dict, key: str):
     return node
 
 
-def cluster_size(config: dict, root: str | os.PathLike = ".") -> int:
-    """Atoms of the campaign's starting cluster: built (cheap) or read from ``cluster.file``."""
-
-    c = config["cluster"]
-    if c.get("file"):
-        path = Path(root) / c["file"]
-        if not path.is_file():
-            raise ConfigError(f"cluster.file {c['file']!r}: no such file")
-        return len(read_cluster(path))
-    element = config["potential"]["element"]
-    atoms = build_cluster(
-        element,
-        c["shape"],
-        shells=c["shells"],
-        p=c["p"],
-        q=c["q"],
-        r=c["r"],
-        length=c["length"],
-        cutoff=c["cutoff"],
-        lattice_constant=4.0,
-    )
-    return len(atoms) + c.get("adatoms", 0)
-
-
-def check(config: dict, root: str | os.PathLike = ".") -> None:
-    """The checks that span keys, run before the first job; each failure names the keys."""
-    problems = []
-    t = config["transformer"]
-    if t["d_model"] % t["heads"]:
-        problems.append(
-            f"transformer.d_model ({t['d_model']}) must be a multiple of "
-            f"transformer.heads ({t['heads']})"
-        )
-    d = config["dataset"]
-    if d["val_fraction"] + d["test_fraction"] >= 1:
-        problems.append(
-            f"dataset.val_fraction + dataset.test_fraction = "
-            f"{d['val_fraction'] + d['test_fraction']:g} leaves nothing to train on "
-            f"(expected < 1)"
-        )
-    m = config["mlip"]["model"]
-    if m["width"] % m["heads"]:
-        problems.append(
-            f"mlip.model.width ({m['width']}) must be a multiple of mlip.model.heads ({m['heads']})"
-        )
-    traj = config["trajectory"]
-    for key, base_key in (
-        ("stride_fs", "timestep_fs"),
-        ("integrator.stride_fs", "stride_fs"),
-        ("predictor.horizon_fs", "stride_fs"),
-    ):
-        value, base = lookup(traj, key), traj[base_key]
-        if abs(value / base - round(value / base)) > 1e-9 or round(value / base) < 1:
-            problems.append(
-                f"trajectory.{key} ({value:g} fs) must be a multiple of "
-                f"trajectory.{base_key} ({base:g} fs)"
-            )
-    n = cluster_size(config, root)
-    if n > t["max_atoms"]:
-        problems.append(
-            f"the starting cluster has {n} atoms, more than transformer.max_atoms "
-            f"({t['max_atoms']})"
-        )
-    too_big = [k for k in config["evaluation"]["hint_sizes"] or [] if k > n]
-    if too_big:
-        problems.append(
-            f"evaluation.hint_sizes {too_big}: a hint cannot name more than the cluster's {n} atoms"
-        )
-    if problems:
-        raise ConfigError("config: " + "; ".join(problems))
+# The checks of a whole campaign (schema, cross-key, user files): hopformer.config.checks.
+from hopformer.config.checks import check as check  # noqa: E402
+from hopformer.config.checks import cluster_size as cluster_size  # noqa: E402
+from hopformer.config.checks import prepare as prepare  # noqa: E402
+from hopformer.config.checks import read_yaml as read_yaml  # noqa: E402

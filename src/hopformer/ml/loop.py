@@ -9,14 +9,17 @@ A model supplies ``step_loss(step)``: it draws its batch from a stream seeded by
 * gradient clipping (optional), the optimiser step, a seeded evaluation hook;
 * **checkpoints** (model, optimiser, step, loss rows, fingerprint) written atomically every
   ``checkpoint_every`` steps and at the end. On start, a checkpoint whose fingerprint
-  (model config, training config, data) matches is resumed, so a killed job ends with the
-  weights an uninterrupted one would have; one of another set-up is ignored, with a line in
-  the log;
+  (model config, training config but its ``steps``, data) matches is resumed, so a killed job
+  ends with the weights an uninterrupted one would have, and a training given more steps
+  continues from where it stopped (the cosine schedule then follows the new length). A
+  checkpoint that cannot be read, belongs to another set-up or ran past the steps asked for
+  is set aside — renamed beside it, named in the log — never used and never overwritten;
 * the **loss log** (CSV, one row per step) and a log-friendly progress bar.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
@@ -60,8 +63,11 @@ class Schedule:
 
 def fingerprint(*parts) -> str:
     """A short hash of JSON-able ``parts`` (configs, data checksums): what a checkpoint must
-    match to be resumed."""
-    return hashlib.sha256(json.dumps(list(parts), sort_keys=True).encode()).hexdigest()[:16]
+    match to be resumed. A ``steps`` key of a config is left out: more steps extend a run."""
+    parts = [
+        {k: v for k, v in p.items() if k != "steps"} if isinstance(p, dict) else p for p in parts
+    ]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def seeded_init(seed: int, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
@@ -104,6 +110,21 @@ def write_loss_log(path: str | Path, rows: list[dict], columns: Sequence[str]) -
     write_text_atomic(path, buf.getvalue())
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def set_aside(path: Path, why: str, log: Callable[[str], None]) -> Path:
+    """Rename checkpoint ``path`` to a free ``<name>.set-aside-<k>`` beside it and log why."""
+    k = 1
+    while (aside := path.with_name(f"{path.name}.set-aside-{k}")).exists():
+        k += 1
+    path.rename(aside)
+    log(f"set aside {path} as {aside.name}: {why}; training starts from step 0")
+    return aside
+
+
 def resume(
     last: Path,
     fp: str,
@@ -111,19 +132,35 @@ def resume(
     optimiser: torch.optim.Optimizer,
     device,
     log: Callable[[str], None],
+    steps: int | None = None,
 ) -> tuple[int, list[dict]]:
     """(step, loss rows) to continue from checkpoint ``last`` — model and optimiser restored —
-    when its fingerprint is ``fp``; (0, []) when there is none or it belongs to another run."""
+    when its fingerprint is ``fp`` and it stopped at or before ``steps``; otherwise (0, [])
+    with the checkpoint set aside (:func:`set_aside`)."""
     if not last.is_file():
         return 0, []
-    ckpt = torch.load(last, map_location=device, weights_only=True)
-    if ckpt.get("fingerprint") != fp:
-        log(f"ignoring {last}: it belongs to a different model, training config or dataset")
+    try:
+        ckpt = torch.load(last, map_location=device, weights_only=True)
+        step, rows = int(ckpt["step"]), list(ckpt["rows"])
+    except Exception as exc:  # truncated, corrupt, foreign or unsafe: never used
+        set_aside(last, f"not a readable checkpoint ({_first_line(exc)})", log)
         return 0, []
-    model.load_state_dict(ckpt["model"])
-    optimiser.load_state_dict(ckpt["optimiser"])
-    log(f"resuming from {last} at step {int(ckpt['step'])}")
-    return int(ckpt["step"]), list(ckpt["rows"])
+    if ckpt.get("fingerprint") != fp:
+        set_aside(last, "it belongs to a different model, training config or dataset", log)
+        return 0, []
+    if steps is not None and step > steps:
+        set_aside(last, f"it ran {step} steps, more than the {steps} asked for", log)
+        return 0, []
+    before = copy.deepcopy(model.state_dict())
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimiser.load_state_dict(ckpt["optimiser"])
+    except Exception as exc:
+        model.load_state_dict(before)  # a failed load may have copied part of the weights
+        set_aside(last, f"its weights do not fit the model ({_first_line(exc)})", log)
+        return 0, []
+    log(f"resuming from {last} at step {step}")
+    return step, rows
 
 
 def save_checkpoint(
@@ -167,7 +204,9 @@ def fit(
     Each row is ``{"step": s, **step_loss(s)[1], **evaluate(s)}`` restricted to ``columns``;
     ``progress`` names the evaluate column the progress bar shows beside the loss."""
     last = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
-    step0, rows = resume(last, fp, model, optimiser, device, log) if last else (0, [])
+    step0, rows = (
+        resume(last, fp, model, optimiser, device, log, schedule.steps) if last else (0, [])
+    )
     bar = ProgressBar(schedule.steps, step0)
     model.train()
     for step in range(step0, schedule.steps):

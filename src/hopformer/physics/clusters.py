@@ -144,9 +144,48 @@ def read_cluster(path: str | os.PathLike, vacuum: float = 10.0) -> Atoms:
         raise ValueError(f"{path}: structure has no atoms")
     if not np.isfinite(atoms.get_positions()).all():
         raise ValueError(f"{path}: non-finite positions")
+    if atoms.pbc.any():
+        axes = "".join(a for a, p in zip("xyz", atoms.pbc, strict=True) if p)
+        raise ValueError(
+            f"{path}: periodic along {axes} (a bulk or slab structure); a campaign's cluster is "
+            f"free, and the periodicity would be dropped. To use these atoms as a free cluster "
+            f"anyway, write them with pbc=False"
+        )
     atoms = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions())
     check_overlaps(atoms, source=str(path))
+    check_connected(atoms, source=str(path))
     return center_in_vacuum(atoms, vacuum)
+
+
+#: Atoms further than this many typical neighbour distances from every other atom of the
+#: cluster are detached: they would drift off in vacuum instead of taking part.
+DETACHED_FACTOR = 1.5
+
+
+def check_connected(atoms: Atoms, source: str = "") -> None:
+    """Raise ValueError naming the atoms not connected to the largest piece of ``atoms``
+    (links shorter than :data:`DETACHED_FACTOR` × the median nearest-neighbour distance)."""
+    if len(atoms) < 2:
+        return
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    x = atoms.get_positions()
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    reach = DETACHED_FACTOR * float(np.median(d.min(1)))
+    i, j = np.nonzero(d < reach)
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
+    _, label = connected_components(graph, directed=False)
+    main = np.bincount(label).argmax()
+    detached = np.flatnonzero(label != main)
+    if len(detached):
+        shown = ", ".join(map(str, detached[:10])) + (" ..." if len(detached) > 10 else "")
+        raise ValueError(
+            f"{source + ': ' if source else ''}{len(detached)} atom(s) detached from the cluster "
+            f"(atoms {shown}: no neighbour within {reach:.2f} Å of the rest); remove them or "
+            f"place them on the surface"
+        )
 
 
 def bulk_cell(element: str, cells: int, lattice_constant: float) -> Atoms:

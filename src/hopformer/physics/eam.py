@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from hopformer.physics.io import write_text_atomic
 
@@ -166,6 +166,42 @@ def _element_header(fields: list[str], lineno: int, path: Path) -> tuple[int, fl
     return z, mass, a, fields[3] if len(fields) > 3 else "unknown"
 
 
+#: How far an element block's mass may stray from the element's standard atomic mass.
+MASS_TOLERANCE = 0.1
+
+
+def _check_element(element: str, z: int, mass: float, where: str) -> None:
+    """The element block agrees with the element the header names (number and mass)."""
+    if element in atomic_numbers and z != atomic_numbers[element]:
+        raise PotentialFileError(
+            f"{where}: the header names {element} (Z = {atomic_numbers[element]}) but its "
+            f"element block says Z = {z} ({chemical_symbols[z]})"
+        )
+    standard = atomic_masses[z]
+    if abs(mass - standard) > MASS_TOLERANCE * standard:
+        raise PotentialFileError(
+            f"{where}: {chemical_symbols[z]} has mass {mass:g} u in this file, expected about "
+            f"{standard:.4g} u: the element block belongs to another element"
+        )
+
+
+def _check_tables(path: Path, elements, embedding, density, rphi) -> None:
+    """Refuse tables that describe no interaction: every table zero, an element's density
+    zero everywhere (no embedding), or a pair's r·φ zero everywhere (no repulsion: the
+    cluster collapses)."""
+    if not (np.any(embedding) or np.any(density) or np.any(rphi)):
+        raise PotentialFileError(f"{path}: every table is zero: not a potential")
+    for i, e in enumerate(elements):
+        if not np.any(density[i]):
+            raise PotentialFileError(f"{path}: rho(r) of {e} is zero everywhere")
+        for j in range(i + 1):
+            if not np.any(rphi[i, j]):
+                raise PotentialFileError(
+                    f"{path}: the pair term of {e}-{elements[j]} is zero everywhere "
+                    f"(no repulsion: atoms would fall onto each other)"
+                )
+
+
 def read_setfl(path: str | os.PathLike) -> EAMTable:
     """Read a DYNAMO setfl (``.eam.alloy``) file; malformed input names the file and line."""
     path = Path(path)
@@ -192,7 +228,9 @@ def read_setfl(path: str | os.PathLike) -> EAMTable:
     nrho, drho, nr, dr, cutoff = _grid(*tokens.line_fields("the grid line"), path)
     numbers, masses, lats, types, emb, dens = [], [], [], [], [], []
     for e in elements:
-        z, mass, a, lt = _element_header(*tokens.line_fields(f"the header of {e}"), path)
+        fields, lineno = tokens.line_fields(f"the header of {e}")
+        z, mass, a, lt = _element_header(fields, lineno, path)
+        _check_element(e, z, mass, f"{path}:{lineno}")
         numbers.append(z)
         masses.append(mass)
         lats.append(a)
@@ -204,6 +242,7 @@ def read_setfl(path: str | os.PathLike) -> EAMTable:
         for b in range(a + 1):
             rphi[a, b] = rphi[b, a] = tokens.floats(nr, f"r*phi(r) of {elements[a]}-{elements[b]}")
     tokens.expect_end()
+    _check_tables(path, elements, emb, dens, rphi)
     return EAMTable(
         elements,
         numbers,
@@ -241,6 +280,8 @@ def read_funcfl(path: str | os.PathLike) -> EAMTable:
     dens = tokens.floats(nr, "rho(r)")
     tokens.expect_end()
     el = chemical_symbols[z]
+    _check_element(el, z, mass, f"{path}:2")
+    _check_tables(path, [el], emb[None], dens[None], (zr * zr)[None, None])
     return EAMTable(
         [el],
         [z],

@@ -26,7 +26,7 @@ import pyarrow as pa
 from ase.io import read
 
 from hopformer.data import schema
-from hopformer.data.shards import read_table, to_table, write_table
+from hopformer.data.shards import check_together, read_table, to_table, write_table
 from hopformer.physics.io import write_json_atomic
 from hopformer.physics.states import SAME_STATE_TOL, neighbour_keys, same_state, state_key
 from hopformer.streams import SCHEDULER, rng
@@ -133,9 +133,7 @@ def splice_round(
     n_states_before, n_segments_before = len(registry.rows), len(segments)
 
     transitions, self_matches = [], 0
-    for seg_path, tr_path in inp.shards:
-        seg_rows = read_table(seg_path, schema.SEGMENT_SHARD).to_pylist()
-        tr_rows = read_table(tr_path, schema.TRANSITION_SHARD).to_pylist()
+    for seg_path, tr_path, seg_rows, tr_rows in _read_shards(inp):
         _check_numbers(seg_rows + tr_rows, numbers, seg_path)
         by_segment = defaultdict(list)
         for tr in tr_rows:
@@ -232,6 +230,32 @@ def splice_round(
         f"{summary['generated_ps_total']:g} ps (efficiency {summary['efficiency_total']:.2f})"
     )
     return summary
+
+
+def _read_shards(inp: RoundInputs):
+    """(segments path, transitions path, their rows) of each worker, checked to belong to this
+    round — one shard per worker, one campaign, temperature and potential."""
+    seg_tables = [read_table(p, schema.SEGMENT_SHARD) for p, _ in inp.shards]
+    tr_tables = [read_table(p, schema.TRANSITION_SHARD) for _, p in inp.shards]
+    seg_paths, tr_paths = [p for p, _ in inp.shards], [p for _, p in inp.shards]
+    check_together(seg_paths + tr_paths, seg_tables + tr_tables)
+    owner: dict[int, int] = {}
+    for k in range(len(inp.shards)):
+        for path, table in ((seg_paths[k], seg_tables[k]), (tr_paths[k], tr_tables[k])):
+            ids = zip(*(table.column(c).to_pylist() for c in ("round", "worker")), strict=True)
+            for round_, worker in set(ids):
+                if round_ != inp.round:
+                    raise ValueError(
+                        f"{path}: rows of round {round_}, but this is round {inp.round}"
+                    )
+                if owner.setdefault(worker, k) != k:
+                    raise ValueError(
+                        f"{path}: rows of worker {worker}, whose shards "
+                        f"{seg_paths[owner[worker]]} already holds (each worker's shards are "
+                        f"given once)"
+                    )
+    for k in range(len(inp.shards)):
+        yield seg_paths[k], tr_paths[k], seg_tables[k].to_pylist(), tr_tables[k].to_pylist()
 
 
 def _check_numbers(rows: list[dict], numbers: np.ndarray, path: Path) -> None:

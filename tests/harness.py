@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "rules", "config", "envs", "profiles"]
 
 #: A campaign small enough for tests (≈ 1 min on 2 cores): a hot, briefly melted Pt55,
