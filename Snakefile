@@ -1,5 +1,6 @@
 # hopformer campaign workflow. `make run` runs it locally with the default config;
 # `snakemake --profile profiles/slurm` on a cluster. Logic lives in the `hopformer` package.
+import os
 import sys
 
 from snakemake.utils import min_version
@@ -10,7 +11,8 @@ min_version("9.0")
 
 # The default config is read here first, so that a YAML syntax error names its file and line.
 try:
-    hopformer.config.read_yaml("config/config.yaml")
+    if os.path.exists("config/config.yaml"):
+        hopformer.config.read_yaml("config/config.yaml")
 except hopformer.config.ConfigError as exc:
     sys.exit(str(exc))
 

@@ -146,7 +146,6 @@ def test_a_bad_structure_file_is_named(tmp_path, make, message):
 
 def _generate(tmp_path, model) -> subprocess.CompletedProcess:
     initial = tmp_path / "initial.xyz"
-    write(initial, build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92))
     cmd = [sys.executable, "-m", "hopformer", "generate", "--model", str(model)]
     cmd += ["--initial", str(initial), "--potential", "asap:EMT", "--out", str(tmp_path / "o.xyz")]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -189,6 +188,7 @@ def test_a_bad_model_file_for_generate_is_one_line_naming_it(tmp_path, make, mes
         model.write_bytes(blob[: len(blob) // 2])
     else:
         make(model)
+    write(tmp_path / "initial.xyz", build_cluster("Pt", "icosahedron", shells=3))
     before = snapshot(tmp_path)
     proc = _generate(tmp_path, model)
     assert proc.returncode == 2, proc.stderr

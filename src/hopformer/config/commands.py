@@ -32,11 +32,11 @@ class CheckConfig:
             default=[],
             help="campaign files layered over config/config.yaml, as given to snakemake",
         )
-        p.add_argument("--root", default=".", help="the workflow's folder")
+        p.add_argument("--root", default=None, help="the workflow's folder (default: here)")
 
     @staticmethod
     def run(args):
-        root = Path(args.root)
+        root = Path(args.root or ".")
         config = read_yaml(root / "config" / "config.yaml")
         for path in args.configfile:
             config = merged(config, read_yaml(path))
