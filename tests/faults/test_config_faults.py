@@ -5,6 +5,7 @@ before the first job — with one message naming the key, the value and what was
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 from ase.build import bulk
@@ -48,6 +49,7 @@ CASES = [
     ),
     ("cluster over max_atoms", {"cluster__shells": 5}, r"309 atoms, more than .*max_atoms \(256"),
     ("hint over the atoms", {"evaluation__hint_sizes": [1, 60]}, r"hint_sizes \[60\].*55 atoms"),
+    ("validation hint too big", {"validation__hint_sizes": [56]}, r"validation\.hint_sizes \[56\]"),
     ("stride vs timestep", {"trajectory__stride_fs": 9.0}, r"stride_fs \(9 fs\).*timestep_fs"),
     (
         "no cluster file",
@@ -128,3 +130,10 @@ def test_check_config_accepts_the_shipped_campaigns(capsys):
             assert status == 2 and "run that campaign first" in capsys.readouterr().err, path
         else:
             assert status == 0, (path, capsys.readouterr().err)
+
+
+def test_a_config_string_with_shell_characters_reaches_its_command_intact():
+    name = "my cluster; touch pwned $(id).xyz"
+    flags = C.rule_flags(campaign(cluster__file=name), "relax-cluster")
+    argv = shlex.split(flags)
+    assert argv[argv.index("--file") + 1] == name

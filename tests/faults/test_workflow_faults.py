@@ -160,3 +160,11 @@ def test_a_temporary_left_by_a_killed_writer_is_cleared_by_the_next_write(tmp_pa
     (tmp_path / ".table.csv.abc123.tmp").write_text("left by a SIGKILLed job")
     write_text_atomic(out, "new\n")
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_outputs_get_the_permissions_of_an_ordinary_write(tmp_path):
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("x")
+    write_text_atomic(tmp_path / "atomic.txt", "x")
+    mode = (tmp_path / "atomic.txt").stat().st_mode & 0o777
+    assert mode == ordinary.stat().st_mode & 0o777, oct(mode)
