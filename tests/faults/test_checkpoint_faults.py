@@ -92,7 +92,7 @@ def test_a_checkpoint_with_a_pickle_payload_is_refused_and_never_runs(tmp_path):
         def __reduce__(self):
             return (open, (str(PAYLOAD), "w"))
 
-    _set_aside_and_retrained(tmp_path / "p", pickle.dumps(Payload()), "not a readable")
+    _set_aside_and_retrained(tmp_path / "p", pickle.dumps(Payload(), protocol=2), "not a readable")
     assert not PAYLOAD.exists()
 
 

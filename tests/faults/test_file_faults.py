@@ -161,7 +161,11 @@ class _Payload:
 
 MODELS = [
     ("garbage", lambda p: p.write_bytes(b"\x00garbage" * 64), r"not a hopformer model file"),
-    ("pickle payload", lambda p: p.write_bytes(pickle.dumps(_Payload())), r"not a safe one"),
+    (
+        "pickle payload",
+        lambda p: p.write_bytes(pickle.dumps(_Payload(), protocol=2)),
+        r"not a safe one",
+    ),
     (
         "another kind",
         lambda p: torch.save(
