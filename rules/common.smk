@@ -133,6 +133,7 @@ def transformer_outputs():
         result("evaluation/exploration.parquet"),
         result("evaluation/exploration.csv"),
         result("evaluation/exploration.json"),
+        result("evaluation/exploration_methods.csv"),
     ]
 
 

@@ -78,6 +78,12 @@ rule explore_transitions:
         table=result("evaluation/exploration.parquet"),
         csv=result("evaluation/exploration.csv"),
         summary=result("evaluation/exploration.json"),
+        methods=report(
+            result("evaluation/exploration_methods.csv"),
+            caption="report/exploration.rst",
+            category="Transformer",
+            labels={"table": "exploration: model vs model-free"},
+        ),
     params:
         args=flags("explore-transitions"),
     threads: 1
@@ -91,4 +97,4 @@ rule explore_transitions:
         "hopformer explore-transitions {params.args}"
         " --threads {threads} --model {input.model} --test {input.test}"
         " --potential {input.potential} --out {output.table} --csv {output.csv}"
-        " --summary {output.summary} > {log} 2>&1"
+        " --summary {output.summary} --methods {output.methods} > {log} 2>&1"

@@ -19,9 +19,11 @@ import numpy as np
 TRAIN_EPOCH = 1
 TRAIN_STEP = 2
 TRAIN_VAL = 3
-# transformer evaluation and exploration: unhinted draws, surface sites, subset choices
+# transformer evaluation and exploration: unhinted draws, surface sites, the model-free
+# kicks beside them, subset choices
 SAMPLE = 11
 SURFACE = 12
+EXPLORE_KICK = 13
 TEST_CHOICE = 21
 STATE_CHOICE = 22
 # validation shards (under which SAMPLE / SURFACE pick the candidates of one state)

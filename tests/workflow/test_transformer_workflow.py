@@ -8,8 +8,8 @@ import signal
 import time
 
 import numpy as np
-from harness import kinetics_jobs, processes
 
+from harness import kinetics_jobs, processes
 from hopformer.data import schema
 from hopformer.data.shards import read_table
 from hopformer.transformer.training import load_model
@@ -48,8 +48,14 @@ def test_transformer_stage_writes_splits_model_accuracy_and_exploration(done):
     assert explored["initial_states"] == 2
     c = explored["candidates"]
     assert c["sampled_candidates"] == 4 and c.get("surface_candidates", 0) <= 4
-    found = read_table(res / "evaluation/exploration.parquet", schema.EXPLORATION)
-    assert found.num_rows == explored["distinct_transitions"] <= c.get("valid", 0)
+    found = read_table(res / "evaluation/exploration.parquet", schema.EXPLORATION).to_pylist()
+    by_model = [r for r in found if {"sampled", "surface"} & set(r["hint_kinds"].split(","))]
+    assert len(by_model) == explored["distinct_transitions"] <= c.get("valid", 0)
+    m = explored["methods"]  # the model-free ways beside it, on as many candidates
+    assert m["kick"]["candidates"] == m["sampled"]["candidates"] == 4
+    assert m["site_move"]["candidates"] == m["surface"]["candidates"]
+    methods = (res / "evaluation/exploration_methods.csv").read_text().splitlines()
+    assert methods[0].startswith("method,uses_model,candidates") and len(methods) == 7
 
 
 def test_transformer_edits_rerun_only_what_depends_on_them(done):

@@ -18,8 +18,9 @@ from hopformer.physics.io import atomic_path, sha256_of, write_json_atomic, writ
 from hopformer.physics.relax import Relaxer
 from hopformer.report.plots import plot_accuracy
 from hopformer.streams import STATE_CHOICE, TEST_CHOICE, chosen
-from hopformer.transformer.evaluation import accuracy, explore
+from hopformer.transformer.evaluation import accuracy
 from hopformer.transformer.examples import read_examples
+from hopformer.transformer.exploration import explore, method_rows
 from hopformer.transformer.generate import generate
 from hopformer.transformer.network import ModelConfig
 from hopformer.transformer.training import TrainConfig, load_model, train
@@ -106,6 +107,9 @@ class ExploreTransitions:
         p.add_argument("--out", required=True, help="distinct transitions found (Parquet)")
         p.add_argument("--csv", required=True, help="the same without positions (CSV)")
         p.add_argument("--summary", required=True, help="counts (JSON)")
+        p.add_argument(
+            "--methods", required=True, help="the model beside the model-free ways (CSV)"
+        )
         _judged(p, "explore-transitions")
 
     @staticmethod
@@ -131,7 +135,9 @@ class ExploreTransitions:
         flat = [c for c in schema.EXPLORATION.names if "positions" not in c and c != "numbers"]
         write_text_atomic(args.csv, csv_text(rows, flat))
         write_json_atomic(args.summary, summary)
-        show(summary)
+        methods = method_rows(summary)
+        write_text_atomic(args.methods, csv_text(methods, list(methods[0])))
+        show({k: v for k, v in summary.items() if k != "methods"})
 
 
 def _atom_list(text: str) -> list[int]:

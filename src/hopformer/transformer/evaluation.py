@@ -7,12 +7,8 @@ component) is relaxed with the splicing quench and counts as a success when the 
 state is the true final state by the state-identity test. The **baseline** at the same k is
 the initial minimum with the hint atoms moved to their final positions, relaxed the same way.
 
-**Exploration** — hints made without knowing the final state: ``samples`` draws with no hint,
-and ``surface_hints`` hints that move one surface atom to a neighbouring empty site. Each
-candidate is relaxed; the distinct valid transitions (relaxed to a minimum other than the
-initial one) are counted per initial state, and each is compared with every transition MD
-saw from that state: the ones MD never saw are *novel*. (Whether each has a single-barrier
-path is for NEB validation.)
+The model's exploration candidates (hints made without knowing the final state) are made
+here too, for :mod:`hopformer.transformer.exploration` and validation.
 """
 
 from __future__ import annotations
@@ -24,13 +20,6 @@ import numpy as np
 import torch
 
 from hopformer.physics.relax import Relaxed, Relaxer
-from hopformer.physics.states import (
-    MOVED,
-    align,
-    hyperdistance,
-    max_displacement,
-)
-from hopformer.streams import SAMPLE, SURFACE, rng, seed_of
 from hopformer.transformer.examples import Example, collate, hint_sizes, top_k_atoms
 from hopformer.transformer.network import TransitionModel
 
@@ -191,11 +180,13 @@ def hint_free_candidates(
     surface_hints: int,
     sample_seed: int,
     sites: np.random.Generator,
+    drawn: list | None = None,
 ) -> tuple[list[tuple[np.ndarray, str]], int]:
     """Candidates for ``ex``'s initial state from hints made without any final state:
     ``samples`` seeded draws with no hint ("sampled"), then ``surface_hints`` mode candidates
     with one surface atom moved to an empty neighbouring site drawn from ``sites``
-    ("surface"). Returns (candidate, kind) pairs and how many surface hints found no site."""
+    ("surface"). Returns (candidate, kind) pairs and how many surface hints found no site;
+    the hints themselves are appended to ``drawn`` when given (atom, site)."""
     cands = []
     if samples:
         empty = np.zeros(0, dtype=np.int64)
@@ -211,95 +202,9 @@ def hint_free_candidates(
             continue
         atom, site = hint
         site = site + ex.initial.mean(0)
+        if drawn is not None:
+            drawn.append((atom, site))
         cands.append(
             (model_candidates(model, ex, np.array([atom]), site[None], mode=True)[0], "surface")
         )
     return cands, missing
-
-
-def explore(
-    model: TransitionModel,
-    relaxer: Relaxer,
-    groups: dict[int, list[Example]],
-    samples: int,
-    surface_hints: int,
-    seed: int,
-    log: Callable[[str], None] = lambda m: None,
-) -> tuple[list[dict], dict]:
-    """Exploration of every initial state in ``groups`` (state → the MD transitions from it;
-    the first is the representative whose atom order the candidates use)."""
-    rows: list[dict] = []
-    counts = defaultdict(int)
-    recovered = 0
-    md_total = 0
-    for s, md in sorted(groups.items()):
-        ex = md[0]
-        cands, missing = hint_free_candidates(
-            model, ex, samples, surface_hints, seed_of(seed, SAMPLE, s), rng(seed, SURFACE, s)
-        )
-        if missing:
-            counts["no_surface_site"] += missing
-        found: list[dict] = []
-        for cand, kind in cands:
-            counts[f"{kind}_candidates"] += 1
-            res = relaxer.relax(cand, ex.numbers)
-            if not res.ok:
-                counts[res.status] += 1
-                continue
-            if relaxer.same(ex.initial, res.positions, ex.numbers):
-                counts["back_to_initial"] += 1
-                continue
-            counts["valid"] += 1
-            hit = next((f for f in found if relaxer.same(f["x"], res.positions, ex.numbers)), None)
-            if hit is not None:
-                hit["candidates"] += 1
-                hit["kinds"].add(kind)
-                continue
-            md_final = next(
-                (m.final_state for m in md if relaxer.same(m.final, res.positions, ex.numbers)), -1
-            )
-            found.append(
-                {
-                    "x": res.positions,
-                    "energy": res.energy,
-                    "candidates": 1,
-                    "kinds": {kind},
-                    "md_final_state": md_final,
-                }
-            )
-        md_total += len(md)
-        recovered += len({f["md_final_state"] for f in found if f["md_final_state"] >= 0})
-        initial_energy = relaxer.energy(ex.initial, ex.numbers)
-        for f in found:
-            final = align(ex.initial, f["x"])
-            disp = np.linalg.norm(final - ex.initial, axis=1)
-            rows.append(
-                {
-                    "initial_state": s,
-                    "initial_energy": initial_energy,
-                    "final_energy": f["energy"],
-                    "delta_energy": f["energy"] - initial_energy,
-                    "max_displacement": max_displacement(ex.initial, final),
-                    "hyperdistance": hyperdistance(ex.initial, final),
-                    "atoms_moved": int((disp > MOVED).sum()),
-                    "candidates": f["candidates"],
-                    "hint_kinds": ",".join(sorted(f["kinds"])),
-                    "md_final_state": f["md_final_state"],
-                    "novel": f["md_final_state"] < 0,
-                    "numbers": ex.numbers,
-                    "initial_positions": ex.initial,
-                    "final_positions": final,
-                }
-            )
-        log(f"explore: state {s}: {len(cands)} candidates, {len(found)} distinct transitions")
-    n_states = len(groups)
-    summary = {
-        "initial_states": n_states,
-        "candidates": dict(sorted(counts.items())),
-        "distinct_transitions": len(rows),
-        "distinct_per_state": len(rows) / n_states if n_states else 0.0,
-        "novel_transitions": sum(r["novel"] for r in rows),
-        "md_transitions": md_total,
-        "md_transitions_recovered": recovered,
-    }
-    return rows, summary
