@@ -35,6 +35,8 @@ bench: $(STAMP)
 	# Event finders side by side (the transformer too once `make run` has trained one).
 	$(BIN)/python bench/event_search.py $(if $(wildcard results/default/model/transformer.pt),--model results/default/model/transformer.pt)
 	$(BIN)/python bench/kmc_vs_md.py
+	# Round aggregation and the dataset build at 10³–10⁵ transitions (from `make run`'s shards).
+	$(if $(wildcard results/default/transitions/round-000.parquet),$(BIN)/python bench/aggregation_scale.py)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -12,11 +12,13 @@ from hopformer.physics.clusters import build_cluster
 from hopformer.physics.engine import Langevin
 from hopformer.physics.lammps_engine import LammpsEngine
 from hopformer.physics.states import (
+    SAME_STATE_TOL,
     align,
     match,
     max_displacement,
     neighbour_keys,
     quench,
+    radial_fingerprint,
     same_state,
     state_distance,
     state_key,
@@ -126,3 +128,30 @@ def test_quench_restores_md_state(pt_potential, pt55):
     assert result.fmax <= 1e-3
     np.testing.assert_array_equal(engine.get_positions(), x)
     np.testing.assert_array_equal(engine.get_velocities(), v)
+
+
+def test_the_radial_fingerprint_never_tells_one_minimum_apart(pt55):
+    """The registry's prefilter is exact: for pairs that same_state calls one minimum
+    (rotated, translated, relabelled, every atom moved by up to 0.6 × the tolerance) the
+    fingerprints differ by at most the tolerance; a moved surface atom is told apart."""
+    rng = np.random.default_rng(4)
+    x = pt55.positions
+    same = 0
+    for _ in range(20):
+        step = rng.normal(size=x.shape)
+        step *= rng.uniform(0, 0.6 * SAME_STATE_TOL, size=(len(x), 1)) / np.linalg.norm(
+            step, axis=1, keepdims=True
+        )
+        y = Rotation.random(random_state=rng).apply(x + step) + rng.normal(size=3)
+        swap = rng.choice(len(y), size=6, replace=False)  # relabel three pairs of atoms
+        y[swap] = y[swap[::-1]]
+        numbers = pt55.numbers
+        if same_state(x, y, numbers):
+            same += 1
+            gap = np.abs(radial_fingerprint(x) - radial_fingerprint(y)).max()
+            assert gap <= SAME_STATE_TOL + 1e-9
+    assert same >= 10, "most such pairs are one minimum"
+    moved = x.copy()
+    out = x[0] - x.mean(0)
+    moved[0] += 2.0 * out / np.linalg.norm(out)
+    assert np.abs(radial_fingerprint(x) - radial_fingerprint(moved)).max() > SAME_STATE_TOL

@@ -138,6 +138,16 @@ def same_state(
     return state_distance(a, b, numbers) <= tol
 
 
+def radial_fingerprint(x: np.ndarray) -> np.ndarray:
+    """The atoms' distances from their centroid, sorted: invariant to translation, rotation
+    and permutation. If two configurations are one minimum by :func:`same_state` (some
+    labelling puts every atom within ``tol`` of its partner after centroid-to-centroid
+    alignment), their fingerprints differ by at most ``tol`` entry by entry, so a larger
+    difference tells them apart without the geometric test (a cheap, exact prefilter)."""
+    x = np.asarray(x, float)
+    return np.sort(np.linalg.norm(x - x.mean(0), axis=1))
+
+
 def same_minimum(
     a: np.ndarray,
     energy_a: float,

@@ -28,7 +28,13 @@ from ase.io import read
 from hopformer.data import schema
 from hopformer.data.shards import check_together, read_table, to_table, write_table
 from hopformer.physics.io import write_json_atomic
-from hopformer.physics.states import SAME_STATE_TOL, neighbour_keys, same_state, state_key
+from hopformer.physics.states import (
+    SAME_STATE_TOL,
+    neighbour_keys,
+    radial_fingerprint,
+    same_state,
+    state_key,
+)
 from hopformer.streams import SCHEDULER, rng
 
 ROUND_FILES = ("states", "segments", "edges", "frontier")
@@ -44,6 +50,8 @@ class StateRegistry:
         self.tol = tol
         self.rows: list[dict] = []
         self._buckets: dict[str, list[int]] = defaultdict(list)
+        # per bucket, the radial fingerprint of each of its states (rows in bucket order)
+        self._prints: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_table(cls, table: pa.Table, numbers: np.ndarray, tol: float) -> StateRegistry:
@@ -58,18 +66,30 @@ class StateRegistry:
             reg._add(row)
         return reg
 
-    def _add(self, row: dict) -> int:
+    def _add(self, row: dict, fingerprint: np.ndarray | None = None) -> int:
         self.rows.append(row)
-        self._buckets[row["key"]].append(row["state"])
+        key = row["key"]
+        self._buckets[key].append(row["state"])
+        fp = radial_fingerprint(row["positions"]) if fingerprint is None else fingerprint
+        old = self._prints.get(key)
+        self._prints[key] = fp[None] if old is None else np.vstack([old, fp])
         return row["state"]
 
     def identify(self, positions: np.ndarray, energy: float, round_: int) -> int:
-        """The id of the minimum at ``positions`` (N, 3); a new id if it is not known yet."""
+        """The id of the minimum at ``positions`` (N, 3); a new id if it is not known yet.
+        The known minima of the neighbouring energy bins are tested in the order they were
+        found, skipping those whose radial fingerprint alone tells them apart (an exact
+        prefilter, physics.states.radial_fingerprint), so a lookup stays cheap as the
+        buckets fill."""
         positions = np.reshape(positions, (-1, 3))
+        fp = radial_fingerprint(positions)
         for key in neighbour_keys(energy, self.numbers):
-            for s in self._buckets.get(key, ()):
+            if key not in self._prints:
+                continue
+            close = np.abs(self._prints[key] - fp).max(1) <= self.tol + 1e-9
+            for s in np.asarray(self._buckets[key])[close]:
                 if same_state(self.rows[s]["positions"], positions, self.numbers, self.tol):
-                    return s
+                    return int(s)
         return self._add(
             {
                 "state": len(self.rows),
@@ -79,7 +99,8 @@ class StateRegistry:
                 "positions": positions,
                 "first_round": round_,
                 "residence_ps": 0.0,
-            }
+            },
+            fp,
         )
 
     def table(self) -> pa.Table:
