@@ -16,6 +16,7 @@ subcommands that take it as a ``--flag``. Everything else derives from it:
 from __future__ import annotations
 
 import argparse
+import operator
 import shlex
 from collections.abc import Iterator
 from dataclasses import fields
@@ -100,18 +101,18 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+#: The numeric bounds of a declaration: (sign in messages, the test a value must pass).
+BOUNDS = {
+    "minimum": ("≥", operator.ge),
+    "exclusiveMinimum": (">", operator.gt),
+    "maximum": ("≤", operator.le),
+    "exclusiveMaximum": ("<", operator.lt),
+}
+
+
 def _bounded(kind, spec: dict):
-    """``kind`` that also refuses values outside the declared bounds (``minimum`` & co.)."""
-    tests = [
-        (b, ok, text)
-        for b, ok, text in (
-            ("minimum", lambda v, b: v >= b, "≥"),
-            ("exclusiveMinimum", lambda v, b: v > b, ">"),
-            ("maximum", lambda v, b: v <= b, "≤"),
-            ("exclusiveMaximum", lambda v, b: v < b, "<"),
-        )
-        if b in spec
-    ]
+    """``kind`` that also refuses values outside the declared bounds (:data:`BOUNDS`)."""
+    tests = [(b, sign, ok) for b, (sign, ok) in BOUNDS.items() if b in spec]
     name = {int: "an integer", float: "a number"}.get(kind)
 
     def parse(text: str):
@@ -119,7 +120,7 @@ def _bounded(kind, spec: dict):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
-        for bound, ok, sign in tests:
+        for bound, sign, ok in tests:
             if not ok(value, spec[bound]):
                 raise argparse.ArgumentTypeError(f"expected {sign} {spec[bound]}, got {text!r}")
         return value

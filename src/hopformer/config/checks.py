@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from hopformer.config import ConfigError, lookup, schema
+from hopformer.config import BOUNDS, ConfigError, lookup, schema
 from hopformer.physics.clusters import build_cluster, read_cluster
 from hopformer.physics.eam import read_potential
 from hopformer.physics.potentials import plugin_for
@@ -77,10 +77,10 @@ def _message(err) -> str:
             )
         return "\n  ".join(lines)
     expected = {
-        "minimum": lambda b: f"expected ≥ {b}",
-        "exclusiveMinimum": lambda b: f"expected > {b}",
-        "maximum": lambda b: f"expected ≤ {b}",
-        "exclusiveMaximum": lambda b: f"expected < {b}",
+        **{
+            bound: (lambda b, sign=sign: f"expected {sign} {b}")
+            for bound, (sign, _) in BOUNDS.items()
+        },
         "enum": lambda b: f"expected one of {', '.join(map(str, b))}",
         "type": lambda b: f"expected {' or '.join(b) if isinstance(b, list) else b}",
         "minItems": lambda b: f"expected at least {b} item(s)",
@@ -207,13 +207,16 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{key} ({value:g} fs) must be a multiple of "
                 f"trajectory.{base_key} ({base:g} fs)"
             )
-    for check_files in (lambda: check_potential(config, root), lambda: cluster_size(config, root)):
-        try:
-            check_files()
-        except ConfigError as exc:
-            problems.append(str(exc))
-    if not any(p.startswith("cluster.file") for p in problems):
+    try:
+        check_potential(config, root)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
         n = cluster_size(config, root)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        n = None
+    if n is not None:
         if n > t["max_atoms"]:
             problems.append(
                 f"the starting cluster has {n} atoms, more than transformer.max_atoms "

@@ -22,6 +22,8 @@ from ase.build import bulk
 from ase.cluster import Decahedron, Icosahedron, Octahedron
 from ase.data import atomic_numbers, reference_states
 from ase.io import read
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from hopformer.physics.structure import center_in_vacuum, check_overlaps
 
@@ -100,6 +102,13 @@ def hollow_sites(positions: np.ndarray, nn: float) -> np.ndarray:
     return np.array(sites).reshape(-1, 3)
 
 
+def _distances(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """All pair distances (the diagonal infinite) and the median nearest-neighbour distance."""
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    return d, float(np.median(d.min(1)))
+
+
 def add_adatoms(atoms: Atoms, count: int, seed: int) -> Atoms:
     """``atoms`` with ``count`` adatoms of its first element on distinct three-fold hollow
     sites (:func:`hollow_sites`), drawn with ``seed``, at least two neighbour distances apart,
@@ -107,9 +116,7 @@ def add_adatoms(atoms: Atoms, count: int, seed: int) -> Atoms:
     if count <= 0:
         return atoms
     x = atoms.get_positions()
-    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    nn = float(np.median(d.min(1)))
+    _, nn = _distances(x)
     sites = hollow_sites(x, nn)
     order = np.random.default_rng(seed).permutation(len(sites))
     chosen: list[np.ndarray] = []
@@ -167,13 +174,8 @@ def check_connected(atoms: Atoms, source: str = "") -> None:
     (links shorter than :data:`DETACHED_FACTOR` × the median nearest-neighbour distance)."""
     if len(atoms) < 2:
         return
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    x = atoms.get_positions()
-    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    reach = DETACHED_FACTOR * float(np.median(d.min(1)))
+    d, nn = _distances(atoms.get_positions())
+    reach = DETACHED_FACTOR * nn
     i, j = np.nonzero(d < reach)
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
     _, label = connected_components(graph, directed=False)

@@ -104,9 +104,14 @@ def explore(
                     (m.final_state for m in md if relaxer.same(m.final, res.positions, ex.numbers)),
                     -1,
                 )
-                hit = {"x": res.positions, "energy": res.energy, "candidates": 0, "kinds": set()}
-                found.append(hit | {"md_final_state": md_final})
-                hit = found[-1]
+                hit = {
+                    "x": res.positions,
+                    "energy": res.energy,
+                    "candidates": 0,
+                    "kinds": set(),
+                    "md_final_state": md_final,
+                }
+                found.append(hit)
             hit["candidates"] += 1
             hit["kinds"].add(kind)
         md_total += len(md)
@@ -116,7 +121,9 @@ def explore(
             tally["distinct"] += len(mine)
             tally["novel"] += sum(f["md_final_state"] < 0 for f in mine)
             tally["md_recovered"] += len({f["md_final_state"] for f in mine} - {-1})
-        rows += [_row(s, ex, f, relaxer) for f in found]
+        if found:
+            initial_energy = relaxer.energy(ex.initial, ex.numbers)
+            rows += [_row(s, ex, f, initial_energy) for f in found]
         log(f"explore: state {s}: {len(cands)} candidates, {len(found)} distinct new minima")
     return rows, summarise(len(groups), md_total, missing_sites, per_kind)
 
@@ -129,8 +136,7 @@ def _kinds_of(name: str) -> set[str]:
     return {name}
 
 
-def _row(state: int, ex: Example, f: dict, relaxer: Relaxer) -> dict:
-    initial_energy = relaxer.energy(ex.initial, ex.numbers)
+def _row(state: int, ex: Example, f: dict, initial_energy: float) -> dict:
     final = align(ex.initial, f["x"])
     disp = np.linalg.norm(final - ex.initial, axis=1)
     return {
