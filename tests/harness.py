@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -212,3 +213,25 @@ def processes(*argv: str) -> list[int]:
         if all(a in args for a in argv):
             pids.append(int(proc.name))
     return pids
+
+
+def campaign(**overrides) -> dict:
+    """The default campaign with dotted-key overrides (``training__steps=3`` sets
+    training.steps), not yet checked."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for dotted, value in overrides.items():
+        node = config
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return config
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """{path relative to ``root``: SHA-256} of every file below ``root``."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

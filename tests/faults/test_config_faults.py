@@ -11,8 +11,7 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from conftest import campaign
-from harness import REPO
+from harness import REPO, campaign
 from hopformer import config as C
 from hopformer.cli import main
 from hopformer.physics.clusters import build_cluster

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import snapshot
+from harness import snapshot
 from hopformer.data import schema
 from hopformer.data.dataset import SplitSpec, make_dataset
 from hopformer.data.shards import ShardError, read_table

@@ -15,8 +15,7 @@ import pytest
 import torch
 from ase.io import write
 
-from conftest import campaign, snapshot
-from harness import REPO
+from harness import REPO, campaign, snapshot
 from hopformer import config as C
 from hopformer.physics.clusters import build_cluster, read_cluster
 from hopformer.physics.eam import PotentialFileError, read_potential, setfl_text

@@ -13,8 +13,7 @@ import time
 import pytest
 import yaml
 
-from conftest import snapshot
-from harness import TINY, Workflow, planned_jobs, processes
+from harness import TINY, Workflow, planned_jobs, processes, snapshot
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.io import atomic_path, write_text_atomic
