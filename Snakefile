@@ -37,6 +37,7 @@ include: "rules/reference.smk"
 include: "rules/splice.smk"
 include: "rules/dataset.smk"
 include: "rules/train.smk"
+include: "rules/learning.smk"
 include: "rules/validate.smk"
 include: "rules/kinetics.smk"
 include: "rules/trajectory.smk"
@@ -49,6 +50,7 @@ rule all:
         reference_outputs(),
         splice_outputs(),
         transformer_outputs(),
+        learning_outputs(),
         validation_outputs(),
         kinetics_outputs(),
         trajectory_outputs(),

@@ -8,7 +8,7 @@ import sys
 import zlib
 
 from hopformer.config import lookup, rule_flags
-from hopformer.streams import LAMMPS_SEEDS
+from hopformer.streams import LAMMPS_SEEDS, LEARNING_TRAIN, seed_of
 
 # Rules call the `hopformer` CLI. When it is not on PATH (Snakemake started as
 # .venv/bin/snakemake without activating the venv), use the one beside Snakemake's Python.
@@ -135,6 +135,27 @@ def transformer_outputs():
         result("evaluation/exploration.json"),
         result("evaluation/exploration_methods.csv"),
     ]
+
+
+# -- the learning curve ----------------------------------------------------------------------
+LEARNING = config["learning_curve"]
+
+
+def learning_points():
+    """The point files of every (fraction, seed): `f{fraction:g}-s{replica}`."""
+    return [result(f"learning/f{f:g}-s{r}/point.json")
+            for f in LEARNING["fractions"] for r in range(LEARNING["seeds"])]
+
+
+def learning_seed(replica):
+    """The training seed of a replica's points (weights, batches, hints)."""
+    return seed_of(config["seed"], LEARNING_TRAIN, int(replica))
+
+
+def learning_outputs():
+    if not LEARNING["enabled"]:
+        return []
+    return [result(f"learning/{name}") for name in ("points.csv", "curve.csv", "curve.json", "curve.png")]
 
 
 # -- validation ----------------------------------------------------------------------------------

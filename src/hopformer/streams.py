@@ -26,6 +26,10 @@ SURFACE = 12
 EXPLORE_KICK = 13
 TEST_CHOICE = 21
 STATE_CHOICE = 22
+# the learning curve: the order in which a seed's nested subsets take training states, and
+# its trainings' seeds
+LEARNING_SUBSET = 23
+LEARNING_TRAIN = 24
 # validation shards (under which SAMPLE / SURFACE pick the candidates of one state)
 VALIDATE = 31
 # the MLIP's and the trajectory surrogates' training batches

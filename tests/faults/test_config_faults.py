@@ -49,6 +49,13 @@ CASES = [
     ("cluster over max_atoms", {"cluster__shells": 5}, r"309 atoms, more than .*max_atoms \(256"),
     ("hint over the atoms", {"evaluation__hint_sizes": [1, 60]}, r"hint_sizes \[60\].*55 atoms"),
     ("validation hint too big", {"validation__hint_sizes": [56]}, r"validation\.hint_sizes \[56\]"),
+    ("learning hint too big", {"learning_curve__hint_sizes": [0, 99]}, r"learning_curve\.hint_s"),
+    ("learning share twice", {"learning_curve__fractions": [0.5, 0.50]}, r"share given twice"),
+    (
+        "learning share > 1",
+        {"learning_curve__fractions": [1.5]},
+        r"fractions\.0 = 1\.5: expected ≤ 1",
+    ),
     ("stride vs timestep", {"trajectory__stride_fs": 9.0}, r"stride_fs \(9 fs\).*timestep_fs"),
     (
         "no cluster file",

@@ -207,6 +207,12 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{key} ({value:g} fs) must be a multiple of "
                 f"trajectory.{base_key} ({base:g} fs)"
             )
+    fractions = lookup(config, "learning_curve.fractions") or []
+    if len({f"{f:g}" for f in fractions}) < len(fractions):
+        problems.append(
+            f"learning_curve.fractions {fractions}: a share given twice (each names one "
+            "folder, results/<campaign>/learning/f<share>-s<seed>)"
+        )
     try:
         check_potential(config, root)
     except ConfigError as exc:
@@ -222,7 +228,7 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"the starting cluster has {n} atoms, more than transformer.max_atoms "
                 f"({t['max_atoms']})"
             )
-        for key in ("evaluation.hint_sizes", "validation.hint_sizes"):
+        for key in ("evaluation.hint_sizes", "validation.hint_sizes", "learning_curve.hint_sizes"):
             too_big = [k for k in lookup(config, key) or [] if k > n]
             if too_big:
                 problems.append(

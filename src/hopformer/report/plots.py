@@ -218,3 +218,48 @@ def plot_kinetics(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike) -> None:
+    """The learning curve (docs/design.md §6): accuracy(k), the exploration yield per candidate
+    and the no-hint recovery against the training transitions, model beside the model-free
+    baselines; error bars are the spread over replicas."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(14.0, 4.0), dpi=110)
+    x = [r["train_transitions"] for r in rows]
+    ks = sorted(int(k[len("accuracy_k") :]) for k in rows[0] if _is_figure(k, "accuracy_k"))
+    for i, k in enumerate(ks):
+        color = f"C{i}"
+        _bars(axes[0], x, rows, f"accuracy_k{k}", 100, color, f"k = {k}", "o-")
+        base = [100 * r[f"baseline_k{k}"] for r in rows]
+        axes[0].plot(x, base, ls="--", color=color, alpha=0.6)
+    axes[0].set_ylabel("held-out transitions reproduced, %  (dashed: baseline)")
+    axes[0].set_ylim(-3, 103)
+    for kind, free, color in (("surface", "site_move", "C0"), ("sampled", "kick", "C1")):
+        _bars(axes[1], x, rows, f"yield_{kind}", 1, color, kind, "o-")
+        axes[1].plot(x, [r[f"yield_{free}"] for r in rows], ls="--", color=color, label=free)
+    axes[1].set_ylabel("distinct new minima per candidate")
+    _bars(axes[2], x, rows, "recovery", 100, "C2", "unhinted model draws", "o-")
+    axes[2].plot(x, [100 * r["recovery_kick"] for r in rows], "--", color="C2", label="kicks")
+    axes[2].set_ylabel("MD transitions of the explored states found, %")
+    titles = ("accuracy(k)", "exploration yield", "no-hint recovery")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("training transitions")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def _is_figure(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
+def _bars(ax, x, rows, name, scale, color, label, style):
+    y = [scale * (r[name] or 0.0) for r in rows]
+    err = [scale * (r[f"{name}_std"] or 0.0) for r in rows]
+    ax.errorbar(x, y, yerr=err, fmt=style, color=color, label=label, capsize=3)

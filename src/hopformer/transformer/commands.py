@@ -1,8 +1,10 @@
 """Commands of the transformer stage (rules train_transformer, evaluate_transformer,
-explore_transitions) and ``generate``, its use on any structure."""
+explore_transitions, and the learning curve's rules) and ``generate``, its use on any
+structure."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -12,16 +14,17 @@ from ase.io import read, write
 from hopformer.config import add_flags, section_values
 from hopformer.console import add_threads, add_training_outputs, log, show
 from hopformer.data import schema
-from hopformer.data.shards import csv_text, write_rows
+from hopformer.data.shards import csv_text, read_table, write_rows, write_table
 from hopformer.ml.devices import choose_device
 from hopformer.physics.io import atomic_path, sha256_of, write_json_atomic, write_text_atomic
 from hopformer.physics.relax import Relaxer
-from hopformer.report.plots import plot_accuracy
+from hopformer.report.plots import plot_accuracy, plot_learning_curve
 from hopformer.streams import STATE_CHOICE, TEST_CHOICE, chosen
 from hopformer.transformer.evaluation import accuracy
 from hopformer.transformer.examples import read_examples
 from hopformer.transformer.exploration import explore, method_rows
 from hopformer.transformer.generate import generate
+from hopformer.transformer.learning import STATS, curve, figures, judge, point_row, subset, trend
 from hopformer.transformer.network import ModelConfig
 from hopformer.transformer.training import TrainConfig, load_model, train
 
@@ -206,3 +209,92 @@ class Generate:
         with atomic_path(args.out) as tmp:
             write(tmp, frames, format="extxyz")
         log(f"wrote {len(frames)} relaxed candidates to {args.out}")
+
+
+# -- the learning curve (rules/learning.smk) ----------------------------------------------------
+class LearningSubset:
+    """a learning-curve point's share of the train split's initial states"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--train", required=True, help="train split (Parquet)")
+        p.add_argument("--fraction", required=True, type=float, help="share of its states")
+        p.add_argument("--replica", required=True, type=int, help="the point's seed index")
+        p.add_argument("--out", required=True, help="the subset (Parquet)")
+        add_flags(p, "learning-subset")
+
+    @staticmethod
+    def run(args):
+        table = read_table(args.train, schema.DATASET)
+        part = subset(table, args.fraction, args.seed, args.replica)
+        write_table(part, args.out, schema.DATASET)
+        log(f"{part.num_rows} of {table.num_rows} transitions, fraction {args.fraction:g}")
+
+
+class JudgeTransformer:
+    """one learning-curve point: accuracy(k), exploration and no-hint recovery"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--test", required=True, help="test split (Parquet)")
+        p.add_argument("--train", required=True, help="the point's train subset (Parquet)")
+        p.add_argument("--training", required=True, help="its training summary (JSON)")
+        p.add_argument("--fraction", required=True, type=float)
+        p.add_argument("--replica", required=True, type=int)
+        p.add_argument("--out", required=True, help="the point's figures (JSON)")
+        _judged(p, "judge-transformer")
+
+    @staticmethod
+    def run(args):
+        torch.set_num_threads(args.threads)
+        model = load_model(args.model)
+        test = read_examples(args.test, model.config.max_atoms)
+        relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
+        judged = judge(
+            model,
+            relaxer,
+            test,
+            args.hint_sizes,
+            args.max_transitions,
+            args.max_states,
+            args.samples,
+            args.surface_hints,
+            args.seed,
+            log=log,
+        )
+        relaxer.close()
+        with open(args.training, encoding="utf-8") as f:
+            training = json.load(f)
+        train = read_table(args.train, schema.DATASET)
+        row = point_row(args.fraction, args.replica, train, judged, training)
+        write_json_atomic(args.out, {"point": row, **judged})
+        show(row)
+
+
+class LearningCurve:
+    """the learning curve's table, trend and figure from its points"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--points", nargs="+", required=True, help="points' figures (JSON)")
+        p.add_argument("--table", required=True, help="one row per point (CSV)")
+        p.add_argument("--csv", required=True, help="one row per fraction, with spreads (CSV)")
+        p.add_argument("--summary", required=True, help="curve and trend (JSON)")
+        p.add_argument("--plot", required=True, help="the curve (PNG)")
+
+    @staticmethod
+    def run(args):
+        rows = []
+        for path in args.points:
+            with open(path, encoding="utf-8") as f:
+                rows.append(json.load(f)["point"])
+        rows.sort(key=lambda r: (r["fraction"], r["replica"]))
+        pooled = curve(rows)
+        names = figures(rows)
+        write_text_atomic(args.table, csv_text(rows, ["fraction", "replica", "steps", *names]))
+        columns = ["fraction", "replicas"] + [f"{n}{s}" for n in names for s in STATS]
+        write_text_atomic(args.csv, csv_text(pooled, columns))
+        write_json_atomic(args.summary, {"curve": pooled, "trend": trend(rows, names)})
+        plot_learning_curve(pooled, args.plot)
+        shown = [n for n in names if n.startswith(("train_transitions", "accuracy_", "recovery"))]
+        print(csv_text(pooled, ["fraction", "replicas", *shown]))
