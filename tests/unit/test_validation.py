@@ -179,3 +179,60 @@ def test_two_consecutive_md_hops_make_a_path_split_at_the_state_between(judge, p
                 middle = a.positions[-1]
                 assert same(middle, b.positions[0]) and not same(middle, i) and not same(middle, f)
     assert splits >= 1, "a two-hop path is split at an intermediate minimum"
+
+
+def test_a_held_out_state_validates_the_model_free_counterparts_beside_the_model(
+    judge, pt55_transitions
+):
+    from hopformer.transformer.network import ModelConfig
+    from hopformer.transformer.training import new_model
+
+    small = ModelConfig(d_model=16, heads=2, encoder_layers=1, decoder_layers=1, components=2)
+    model = new_model(small, seed=3).eval()
+    ex = _example(pt55_transitions[0])
+    config = ValidationConfig(hint_sizes=(1,), samples=2, surface_hints=2, neb_steps=200)
+    rows, counts = validate_state(0, [(ex, 1)], judge, config, seed=2, model=model)
+    again, same = validate_state(0, [(ex, 1)], judge, config, seed=2, model=model)
+    assert counts == same and [r["transition_id"] for r in rows] == [
+        r["transition_id"] for r in again
+    ], "seeded"
+    assert counts["kick_candidates"] == counts["sampled_candidates"] == 2
+    assert counts["site_move_candidates"] == counts["surface_candidates"] <= 2
+    for r in rows:
+        kinds = set(r["hint_kinds"].split(",")) - {""}
+        if r["found_by"] == "model_free":
+            assert kinds and kinds <= {"site_move", "kick"} and r["model_candidates"] == 0
+            assert r["novel"], "a minimum MD saw is MD's, whoever else found it"
+        if kinds & {"hint1", "sampled", "surface"}:
+            assert r["found_by"] in ("model", "both") and r["model_candidates"] >= 1
+
+
+def test_methods_set_each_model_kind_beside_its_counterpart():
+    from collections import Counter
+
+    from hopformer.validation.tables import methods
+
+    def row(kinds, status="ok", novel=True):
+        return {"hint_kinds": kinds, "neb_status": status, "novel": novel}
+
+    table = [
+        row("sampled,site_move"),
+        row("surface"),
+        row("surface", status="split"),
+        row("kick", novel=False),
+        row(""),
+    ]
+    counts = Counter(surface_candidates=4, site_move_candidates=4, sampled_candidates=2)
+    counts["kick_candidates"] = 2
+    m = methods(table, counts)
+    assert m["surface"] == {
+        "candidates": 4,
+        "distinct": 2,
+        "validated": 1,
+        "validated_novel": 1,
+        "validated_per_candidate": 0.25,
+    }
+    assert m["site_move"]["validated"] == 1 and m["kick"]["validated_novel"] == 0
+    assert m["surface/site_move"] == pytest.approx(1.0)
+    assert m["sampled/kick"] == pytest.approx(1.0)
+    assert methods([], Counter())["surface/site_move"] is None

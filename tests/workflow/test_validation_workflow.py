@@ -32,6 +32,11 @@ def test_validation_writes_rate_tables_paths_and_plots(done):
     c = summary["candidates"]
     assert c["sampled_candidates"] == 2 and c["surface_candidates"] <= 2
     assert c["hint1_candidates"] == len(md_ids)
+    # Beside the model, on the same states and hints: its model-free counterparts.
+    assert c["kick_candidates"] == 2 and c["site_move_candidates"] == c["surface_candidates"]
+    m = summary["methods"]
+    assert m["kick"]["candidates"] == m["sampled"]["candidates"] == 2
+    assert "surface/site_move" in m and "sampled/kick" in m
 
     table = read_table(res / "validation/rates.parquet", schema.RATE_TABLE).to_pylist()
     assert len(table) == len(rows)
@@ -40,8 +45,8 @@ def test_validation_writes_rate_tables_paths_and_plots(done):
         for r in read_table(res / "md/rates.parquet", schema.RATES).to_pylist()
     }
     for r in table:
-        assert r["found_by"] in ("md", "model", "both")
-        assert r["novel"] == (r["final_state"] < 0) == (r["found_by"] == "model")
+        assert r["found_by"] in ("md", "model", "both", "model_free")
+        assert r["novel"] == (r["final_state"] < 0) == (r["found_by"] in ("model", "model_free"))
         if r["neb_status"] == "ok":
             # Barrier from the climbing image, rate from hTST at the campaign temperature.
             assert r["barrier"] >= 0 and r["prefactor_thz"] > 0 and r["imaginary_modes"] == 1

@@ -248,7 +248,9 @@ _FOUND = [
     pa.field("initial_key", pa.string(), nullable=False),
     pa.field("final_key", pa.string(), nullable=False),
     *_CHANGE,
-    pa.field("found_by", pa.string(), nullable=False, metadata={"doc": "md | model | both"}),
+    pa.field(
+        "found_by", pa.string(), nullable=False, metadata={"doc": "md | model | both | model_free"}
+    ),
     pa.field("novel", pa.bool_(), nullable=False, metadata={"doc": "MD never saw it"}),
     pa.field("md_count", pa.int64(), nullable=False, metadata={"doc": "0 if MD never saw it"}),
     pa.field("model_candidates", pa.int64(), nullable=False, metadata={"doc": "that found it"}),

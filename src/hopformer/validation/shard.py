@@ -6,12 +6,15 @@ For every **held-out** initial state (the test split: the model never saw it) th
 2. generates model candidates: for each MD transition and each k of ``hint_sizes`` the mode
    candidate with the k most-displaced atoms as hint (evaluation hints), plus ``samples``
    unhinted draws and ``surface_hints`` one-surface-atom hints (exploration hints, made
-   without any final state),
+   without any final state) — and beside these their model-free counterparts on the same
+   hints and seeds (:mod:`hopformer.transformer.exploration`): the hinted atom moved to its
+   site (``site_move``) and ``samples`` 0.3 Å kicks of the cluster (``kick``),
 3. relaxes every candidate with the splicing quench; rejected candidates (overlap, not
    converged, fragmented) and candidates that fall back into the initial state are counted
    with their reason and dropped — they never stop the shard,
 4. merges identical final states (state-identity test), so each distinct transition is
-   validated once and knows who found it: ``md``, ``model`` or ``both``,
+   validated once and knows who found it: ``md``, ``model``, ``both`` (MD and the model) or
+   ``model_free`` (only the model-free candidates); ``hint_kinds`` lists every kind,
 5. validates each distinct transition: both ends must be minima (no overlap, max force ≤
    ``end_fmax``), then a climbing-image NEB split at intermediate minima
    (:mod:`hopformer.physics.neb`), then — for one converged elementary step — the
@@ -45,13 +48,19 @@ from ase.io import write
 from hopformer.physics.io import atomic_path
 from hopformer.physics.relax import Relaxer
 from hopformer.physics.states import MOVED, align, hyperdistance, max_displacement, state_key
-from hopformer.streams import SAMPLE, SURFACE, VALIDATE, rng
+from hopformer.streams import EXPLORE_KICK, SAMPLE, SURFACE, VALIDATE, rng
 from hopformer.transformer.evaluation import hint_free_candidates, model_candidates
 from hopformer.transformer.examples import Example, top_k_atoms
+from hopformer.transformer.exploration import COUNTERPART, model_free_candidates
 from hopformer.transformer.network import TransitionModel
 from hopformer.validation.pair import ValidationConfig, spectrum, validate_pair
 
 __all__ = ["ValidationConfig", "validate_pair", "validate_state", "run_shard", "write_path"]
+
+#: Candidate kinds made without the model (their candidates are not ``model_candidates``).
+MODEL_FREE = frozenset(COUNTERPART.values())
+#: ``found_by`` of a transition from the sources that found it; ``model_free`` otherwise.
+FOUND_BY = (("both", {"md", "model"}), ("model", {"model"}), ("md", {"md"}))
 
 
 def assign_shards(states: Sequence[int], shards: int) -> list[list[int]]:
@@ -118,9 +127,10 @@ def validate_state(
         if hit is None:
             hit = Found(initial, align(initial, res.positions), res.energy)
             found.append(hit)
-        hit.sources.add("model")
+        free = kind in MODEL_FREE
+        hit.sources.add("model_free" if free else "model")
         hit.kinds.add(kind)
-        hit.candidates += 1
+        hit.candidates += 0 if free else 1
     e_initial = relaxer.energy(ex0.initial, numbers)
     # The minimum's spectrum, computed once per state and only if some saddle needs it.
     freq_initial = functools.cache(lambda: spectrum(relaxer, numbers, ex0.initial, config))
@@ -156,6 +166,7 @@ def _model_candidates(
             out.append((ex.initial, cand, f"hint{k}"))
     ex0 = md[0]
     draw_seed = int(rng(seed, VALIDATE, SAMPLE, state).integers(2**31))
+    hints: list = []
     free, _ = hint_free_candidates(
         model,
         ex0,
@@ -163,14 +174,19 @@ def _model_candidates(
         config.surface_hints,
         draw_seed,
         rng(seed, VALIDATE, SURFACE, state),
+        hints,
     )
+    # The model-free counterparts come last, so the model's candidates and the numbering of
+    # its novel transitions are what they were without them.
+    kicks = rng(seed, VALIDATE, EXPLORE_KICK, state)
+    free += model_free_candidates(ex0, hints, config.samples, kicks)
     out += [(ex0.initial, cand, kind) for cand, kind in free]
     return out
 
 
 def _transition_row(tid: str, state: int, f: Found, numbers: np.ndarray, e_initial: float) -> dict:
     disp = np.linalg.norm(f.final - f.initial, axis=1)
-    found_by = "both" if f.sources == {"md", "model"} else next(iter(f.sources))
+    found_by = next((n for n, by in FOUND_BY if by <= f.sources), "model_free")
     return {
         "transition_id": tid,
         "initial_state": state,

@@ -22,6 +22,7 @@ from hopformer.data.shards import read_table, read_tables, write_rows
 from hopformer.physics.htst import htst_rate
 from hopformer.physics.io import atomic_dir, write_json_atomic, write_text_atomic
 from hopformer.report.plots import plot_mep, plot_rates
+from hopformer.transformer.exploration import COUNTERPART
 from hopformer.validation.shard import write_path
 
 GEOMETRY = ("numbers", "initial_positions", "final_positions", "path_energies", "path_positions")
@@ -69,6 +70,31 @@ def rate_csv(rows: Sequence[dict], temperatures: Sequence[float]) -> str:
     ]
     columns += [f"htst_rate_{t:g}K_per_ps" for t in temperatures]
     return pd.DataFrame(flat, columns=columns).to_csv(index=False, float_format="%.10g")
+
+
+def methods(table: Sequence[dict], counts: Counter) -> dict:
+    """The model's exploration kinds beside their model-free counterparts on the same held-out
+    states and hints (docs/design.md §7): per kind its candidates, the distinct transitions
+    its candidates reached, how many of those NEB validated as elementary (``ok``) and how
+    many MD never saw, and validated ones per candidate; then each model kind's yield over
+    its counterpart's."""
+    out: dict = {}
+    for kind in (*COUNTERPART, *COUNTERPART.values()):
+        mine = [r for r in table if kind in r["hint_kinds"].split(",")]
+        ok = [r for r in mine if r["neb_status"] == "ok"]
+        n = counts.get(f"{kind}_candidates", 0)
+        out[kind] = {
+            "candidates": n,
+            "distinct": len(mine),
+            "validated": len(ok),
+            "validated_novel": sum(r["novel"] for r in ok),
+            "validated_per_candidate": len(ok) / n if n else 0.0,
+        }
+    for model_kind, free_kind in COUNTERPART.items():
+        free = out[free_kind]["validated_per_candidate"]
+        mine = out[model_kind]["validated_per_candidate"]
+        out[f"{model_kind}/{free_kind}"] = mine / free if free else None
+    return out
 
 
 def top_transitions(rows: Sequence[dict], total_md: int, top: int) -> list[dict]:
@@ -210,6 +236,7 @@ def collect(
         },
         "paths": n_paths,
         "md_vs_htst": comparison,
+        "methods": methods(table, counts),
     }
     if accuracy is not None:
         summary["accuracy"] = [
