@@ -91,9 +91,15 @@ def match(
     """Align ``other`` onto ``ref`` allowing same-element permutations.
 
     Returns ``(aligned, perm)`` with ``aligned[i]`` the position of other's atom ``perm[i]``
-    that corresponds to ref's atom ``i``. Starts from the identity labelling (atoms keep their
-    indices along a trajectory, so most labels are right) and alternates Kabsch and optimal
-    assignment until the labelling stops changing.
+    that corresponds to ref's atom ``i``. Alternates Kabsch and optimal assignment until the
+    labelling stops changing, from two starting labellings, and keeps the closer result:
+
+    - the identity (atoms keep their indices along a trajectory, so most labels are right);
+    - the atoms of each element paired in the order of their distance from the centroid,
+      which needs no labels at all. Without it a minimum revisited after its atoms have
+      exchanged places was not recognised once the identity start aligned it wrongly (a
+      775 K Pt55 campaign registered 8,963 states of which ~5,000 repeated another one,
+      same energy to 1e-8 eV, sorted pair distances equal to 1e-3 Å).
     """
     ref, other = np.asarray(ref, float), np.asarray(other, float)
     numbers = np.asarray(numbers)
@@ -101,8 +107,32 @@ def match(
         raise ValueError(
             f"match: shapes differ: ref {ref.shape}, other {other.shape}, numbers {numbers.shape}"
         )
+    best = None
+    for start in (np.arange(len(ref)), _radial_labelling(ref, other, numbers)):
+        aligned, perm = _refine(ref, other, numbers, start, max_iter)
+        d = max_displacement(ref, aligned)
+        if best is None or d < best[0]:
+            best = (d, aligned, perm)
+    return best[1], best[2]
+
+
+def _radial_labelling(ref: np.ndarray, other: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """other's atom for each of ref's atoms, pairing same-element atoms by radial rank."""
     perm = np.arange(len(ref))
-    aligned = align(ref, other)
+    r_ref = np.linalg.norm(ref - ref.mean(0), axis=1)
+    r_other = np.linalg.norm(other - other.mean(0), axis=1)
+    for z in np.unique(numbers):
+        idx = np.flatnonzero(numbers == z)
+        perm[idx[np.argsort(r_ref[idx], kind="stable")]] = idx[
+            np.argsort(r_other[idx], kind="stable")
+        ]
+    return perm
+
+
+def _refine(
+    ref: np.ndarray, other: np.ndarray, numbers: np.ndarray, perm: np.ndarray, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    aligned = align(ref, other[perm])
     for _ in range(max_iter):
         step = _assign(ref, aligned, numbers)  # indexes the current (permuted) order
         if np.array_equal(step, np.arange(len(ref))):
