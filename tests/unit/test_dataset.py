@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hopformer.data import schema
-from hopformer.data.dataset import SplitSpec, assign_splits, make_dataset
+from hopformer.data.dataset import SplitSpec, assign_splits, enantiomer_classes, make_dataset
 from hopformer.data.shards import read_table, write_rows
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.relax import relax_candidate
@@ -29,7 +29,7 @@ def _row(i, s0, s1, round_=0, worker=0):
         "numbers": [78, 78],
         "initial_positions": x,
         "final_positions": x,
-        "initial_energy": -1.0,
+        "initial_energy": -1.0 - 1e-3 * s0,  # states 1 meV apart: never mirror images
         "final_energy": -1.0,
         "max_displacement": 0.0,
         "hyperdistance": 0.0,
@@ -75,6 +75,32 @@ def test_dataset_keeps_one_row_per_transition_and_no_state_in_two_splits(tmp_pat
     assert assign_splits(range(20), SplitSpec(0.1, 0.2, 5)) != assign_splits(
         range(20), SplitSpec(0.1, 0.2, 4)
     )
+
+
+def test_a_minimum_and_its_mirror_image_go_to_one_split(tmp_path, disordered_pt55):
+    x, z = disordered_pt55.positions, disordered_pt55.numbers
+    rows = []
+    for s in range(30):
+        r = _row(s, s, (s + 1) % 30)
+        r["numbers"] = z
+        r["initial_positions"] = x + 0.2 * np.random.default_rng(s).normal(size=x.shape)
+        r["final_positions"] = r["initial_positions"]
+        if s % 10 == 7:  # 7, 17, 27: mirror images of 3, 13, 23, at their energy
+            mirror = rows[s - 4]
+            r["initial_positions"] = mirror["initial_positions"] * [-1.0, 1.0, 1.0]
+            r["initial_energy"] = mirror["initial_energy"] + 1e-7
+        rows.append(r)
+    f = write_rows(rows, tmp_path / "r.parquet", schema.TRANSITIONS)
+    table = read_table(f, schema.TRANSITIONS)
+    classes = enantiomer_classes(table)
+    assert {s: c for s, c in classes.items() if s != c} == {7: 3, 17: 13, 27: 23}
+    for seed in range(8):  # whatever the draw, a pair never straddles two splits
+        split = assign_splits(range(30), SplitSpec(0.2, 0.3, seed), classes)
+        assert all(split[s] == split[s - 4] for s in (7, 17, 27))
+    manifest = make_dataset([f], tmp_path / "ds", SplitSpec(0.2, 0.3, 1))
+    assert manifest["enantiomer_pairs"] == 3
+    plain = assign_splits(range(30), SplitSpec(0.2, 0.3, 1))
+    assert plain == assign_splits(range(30), SplitSpec(0.2, 0.3, 1), {s: s for s in range(30)})
 
 
 def test_dataset_errors_name_what_is_wrong(tmp_path):

@@ -9,6 +9,11 @@ held-out numbers measure generalisation to unseen minima, not recall of seen one
 The split is a pure function of (seed, state id): each initial state gets a rank from a hash
 of both, and the lowest-ranked states go to test, the next to val. Adding rounds to a campaign
 therefore moves no state that was already assigned unless the quotas change.
+
+A minimum and its mirror image are two states (no rotation superposes them) but one problem
+for the transformer, which is reflection-equivariant (docs/design.md §6): the transitions of
+one are those of the other, mirrored. So enantiomers go to one split together, ranked by the
+lower state id (:func:`enantiomer_classes`); a campaign without them splits as before.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ import pyarrow.compute as pc
 from hopformer.data import schema
 from hopformer.data.shards import read_tables, write_table
 from hopformer.physics.io import sha256_of, write_json_atomic
+from hopformer.physics.states import SAME_STATE_TOL, same_state
+
+#: eV: enantiomers are one energy up to the quench's reproducibility (~1e-6 eV); only pairs
+#: this close are tested geometrically.
+MIRROR_ENERGY_TOL = 1e-4
 
 SPLITS = ("train", "val", "test")
 
@@ -80,23 +90,67 @@ def state_rank(seed: int, state: int) -> int:
     return int.from_bytes(digest, "big")
 
 
-def assign_splits(states: Sequence[int], spec: SplitSpec) -> dict[int, str]:
-    """Split of every initial state (see module doc); needs ≥ 3 states."""
+def enantiomer_classes(table: pa.Table, tol: float = SAME_STATE_TOL) -> dict[int, int]:
+    """Each initial state of ``table`` → the lowest state id among it and its mirror images
+    (the state-identity test after a reflection, for pairs within MIRROR_ENERGY_TOL)."""
+    first: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+    for s, e, x, z in zip(
+        *(table.column(c).to_pylist() for c in ("initial_state", "initial_energy")),
+        table.column("initial_positions").to_pylist(),
+        table.column("numbers").to_pylist(),
+        strict=True,
+    ):
+        if s not in first:
+            first[s] = (e, np.reshape(x, (-1, 3)), np.asarray(z))
+    parent = {s: s for s in first}
+
+    def root(s: int) -> int:
+        while parent[s] != s:
+            s = parent[s]
+        return s
+
+    order = sorted(first, key=lambda s: first[s][0])
+    for i, a in enumerate(order):
+        ea, xa, za = first[a]
+        for b in order[i + 1 :]:
+            eb, xb, zb = first[b]
+            if eb - ea > MIRROR_ENERGY_TOL:
+                break
+            if len(za) == len(zb) and np.array_equal(np.sort(za), np.sort(zb)):
+                if same_state(xa, xb * [-1.0, 1.0, 1.0], za, tol):
+                    ra, rb = root(a), root(b)
+                    parent[max(ra, rb)] = min(ra, rb)
+    return {s: root(s) for s in first}
+
+
+def assign_splits(
+    states: Sequence[int], spec: SplitSpec, classes: dict[int, int] | None = None
+) -> dict[int, str]:
+    """Split of every initial state (see module doc); needs ≥ 3 states. ``classes`` maps a
+    state to its class (its enantiomers' lowest id): a class goes to one split, ranked and
+    counted as one."""
     states = sorted(set(int(s) for s in states))
     if len(states) < 3:
         raise ValueError(
             f"the transitions hold {len(states)} distinct initial state(s); a train/val/test "
             f"split needs at least 3 (run more splicing: splicing.rounds, workers or segment_ps)"
         )
-    ranked = sorted(states, key=lambda s: state_rank(spec.seed, s))
-    n_test = max(1, math.floor(spec.test_fraction * len(states)))
-    n_val = max(1, math.floor(spec.val_fraction * len(states)))
-    n_test = min(n_test, len(states) - 2)
-    n_val = min(n_val, len(states) - n_test - 1)
-    split = {s: "train" for s in states}
-    split |= {s: "test" for s in ranked[:n_test]}
-    split |= {s: "val" for s in ranked[n_test : n_test + n_val]}
-    return split
+    class_of = {s: (classes or {}).get(s, s) for s in states}
+    ranked = sorted(set(class_of.values()), key=lambda c: state_rank(spec.seed, c))
+    n = len(ranked)
+    if n < 3:
+        raise ValueError(
+            f"the transitions' {len(states)} initial states are {n} up to mirror images; a "
+            "train/val/test split needs at least 3 (run more splicing)"
+        )
+    n_test = max(1, math.floor(spec.test_fraction * n))
+    n_val = max(1, math.floor(spec.val_fraction * n))
+    n_test = min(n_test, n - 2)
+    n_val = min(n_val, n - n_test - 1)
+    split = {c: "train" for c in ranked}
+    split |= {c: "test" for c in ranked[:n_test]}
+    split |= {c: "val" for c in ranked[n_test : n_test + n_val]}
+    return {s: split[class_of[s]] for s in states}
 
 
 def split_paths(folder: str | os.PathLike) -> dict[str, Path]:
@@ -112,7 +166,8 @@ def make_dataset(
 ) -> dict:
     """Read, deduplicate and split the transitions; write the splits and a manifest."""
     table = deduplicate(read_tables(transition_files, schema.TRANSITIONS))
-    split_of = assign_splits(table.column("initial_state").to_pylist(), spec)
+    classes = enantiomer_classes(table)
+    split_of = assign_splits(table.column("initial_state").to_pylist(), spec, classes)
     splits = [split_of[s] for s in table.column("initial_state").to_pylist()]
     table = table.append_column("split", pa.array(splits, pa.string()))
     manifest: dict = {
@@ -122,6 +177,7 @@ def make_dataset(
         "test_fraction": spec.test_fraction,
         "observations": int(pc.sum(table.column("count")).as_py()),
         "distinct_transitions": table.num_rows,
+        "enantiomer_pairs": sum(c != s for s, c in classes.items()),
         "atoms": sorted({len(n) for n in table.column("numbers").to_pylist()}),
         "splits": {},
     }
