@@ -167,6 +167,7 @@ def test_a_key_reaches_exactly_the_commands_that_read_it():
         "kinetics-round",
         "evaluate-transformer",
         "explore-transitions",
+        "judge-transformer",
         "validate-shard",
         "generate",
     }
