@@ -147,6 +147,10 @@ def learning_points():
             for f in LEARNING["fractions"] for r in range(LEARNING["seeds"])]
 
 
+def learning_dir(wildcards):
+    return result(f"learning/f{wildcards.fraction}-s{wildcards.replica}")
+
+
 def learning_seed(replica):
     """The training seed of a replica's points (weights, batches, hints)."""
     return seed_of(config["seed"], LEARNING_TRAIN, int(replica))

@@ -8,10 +8,6 @@ wildcard_constraints:
     replica=r"\d+",
 
 
-def learning_dir(wildcards):
-    return result(f"learning/f{wildcards.fraction}-s{wildcards.replica}")
-
-
 rule learning_subset:
     input:
         train=dataset_files()["train"],

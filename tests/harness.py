@@ -172,8 +172,19 @@ def every_job(config: dict) -> dict[str, int]:
         "tabulate_rates": 1,
         **({"kinetics_start": 1} if config["kinetics"]["rounds"] else {}),
         **after_splicing(config),
+        **learning_jobs(config),
         "all": 1,
     }
+
+
+def learning_jobs(config: dict) -> dict[str, int]:
+    """The learning curve's jobs: three per point, one to pool them (when enabled)."""
+    lc = config.get("learning_curve", {})
+    if not lc.get("enabled"):
+        return {}
+    points = len(lc["fractions"]) * lc["seeds"]
+    jobs = ("learning_subset", "learning_train", "judge_transformer")
+    return {job: points for job in jobs} | {"learning_curve": 1}
 
 
 def validation_jobs(config: dict) -> dict[str, int]:

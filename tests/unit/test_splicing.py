@@ -171,3 +171,18 @@ def test_md_rate_estimator_recovers_known_rates_of_a_jump_process():
         assert r["rate_per_ps"] == pytest.approx(k[i, j], rel=0.06)
     assert rows[0]["count"] == max(r["count"] for r in rows)
     assert len(md_rates(states, edges, 700.0, min_count=10**9)) == 0
+
+
+def test_the_registry_knows_a_minimum_again_after_its_atoms_exchange_places(disordered_pt55):
+    from scipy.spatial.transform import Rotation
+
+    from hopformer.splicing.splice import StateRegistry
+
+    x, numbers = disordered_pt55.positions, disordered_pt55.numbers
+    energy = disordered_pt55.get_potential_energy()
+    rng = np.random.default_rng(5)
+    y = Rotation.random(random_state=rng).apply(x[rng.permutation(len(x))])
+    for relabel, expected in ((True, 0), (False, 1)):
+        registry = StateRegistry(numbers, relabel=relabel)
+        assert registry.identify(x, energy, 0) == 0
+        assert registry.identify(y, energy + 1e-8, 0) == expected, f"relabel={relabel}"

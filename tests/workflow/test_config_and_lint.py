@@ -56,6 +56,7 @@ def test_every_rule_calls_its_command_with_flags_it_accepts(workflow):
     hours into a campaign)."""
     workflow.edit_config("trajectory", "enabled", True)
     workflow.edit_config("mlip", "enabled", True)
+    workflow.edit_config("learning_curve", "enabled", True)
     proc = workflow.snakemake("-n", "-p")
     text = (proc.stdout + proc.stderr).replace("Shell command: ", "\n")
     lines = [

@@ -117,7 +117,7 @@ def enantiomer_classes(table: pa.Table, tol: float = SAME_STATE_TOL) -> dict[int
             if eb - ea > MIRROR_ENERGY_TOL:
                 break
             if len(za) == len(zb) and np.array_equal(np.sort(za), np.sort(zb)):
-                if same_state(xa, xb * [-1.0, 1.0, 1.0], za, tol):
+                if same_state(xa, xb * [-1.0, 1.0, 1.0], za, tol, relabel=True):
                     ra, rb = root(a), root(b)
                     parent[max(ra, rb)] = min(ra, rb)
     return {s: root(s) for s in first}

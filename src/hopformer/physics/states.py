@@ -86,20 +86,26 @@ def _assign(ref: np.ndarray, aligned: np.ndarray, numbers: np.ndarray) -> np.nda
 
 
 def match(
-    ref: np.ndarray, other: np.ndarray, numbers: np.ndarray, max_iter: int = 6
+    ref: np.ndarray,
+    other: np.ndarray,
+    numbers: np.ndarray,
+    max_iter: int = 6,
+    relabel: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Align ``other`` onto ``ref`` allowing same-element permutations.
 
     Returns ``(aligned, perm)`` with ``aligned[i]`` the position of other's atom ``perm[i]``
     that corresponds to ref's atom ``i``. Alternates Kabsch and optimal assignment until the
-    labelling stops changing, from two starting labellings, and keeps the closer result:
+    labelling stops changing, starting from the identity (atoms keep their indices along a
+    trajectory, so most labels are right): labellings near the atoms' own, so that a
+    symmetric cluster's equivalent sites (an adatom in two equivalent hollows) stay apart.
 
-    - the identity (atoms keep their indices along a trajectory, so most labels are right);
-    - the atoms of each element paired in the order of their distance from the centroid,
-      which needs no labels at all. Without it a minimum revisited after its atoms have
-      exchanged places was not recognised once the identity start aligned it wrongly (a
-      775 K Pt55 campaign registered 8,963 states of which ~5,000 repeated another one,
-      same energy to 1e-8 eV, sorted pair distances equal to 1e-3 Å).
+    With ``relabel`` it also starts from the atoms of each element paired in the order of
+    their distance from the centroid, which needs no labels at all, and keeps the closer
+    result: a minimum revisited after its atoms have exchanged places is then recognised
+    (and a symmetric cluster's equivalent sites are one). Without it a 775 K Pt55 campaign
+    registered 8,963 states of which ~5,000 repeated another one (same energy to 1e-8 eV,
+    sorted pair distances equal to 1e-3 Å).
     """
     ref, other = np.asarray(ref, float), np.asarray(other, float)
     numbers = np.asarray(numbers)
@@ -108,7 +114,8 @@ def match(
             f"match: shapes differ: ref {ref.shape}, other {other.shape}, numbers {numbers.shape}"
         )
     best = None
-    for start in (np.arange(len(ref)), _radial_labelling(ref, other, numbers)):
+    starts = [np.arange(len(ref))] + ([_radial_labelling(ref, other, numbers)] if relabel else [])
+    for start in starts:
         aligned, perm = _refine(ref, other, numbers, start, max_iter)
         d = max_displacement(ref, aligned)
         if best is None or d < best[0]:
@@ -152,20 +159,28 @@ def hyperdistance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
 
 
-def state_distance(a: np.ndarray, b: np.ndarray, numbers: np.ndarray) -> float:
-    """Max atom displacement between two minima modulo translation, rotation and permutation."""
-    aligned, _ = match(a, b, numbers)
+def state_distance(
+    a: np.ndarray, b: np.ndarray, numbers: np.ndarray, relabel: bool = False
+) -> float:
+    """Max atom displacement between two minima modulo translation, rotation and permutation
+    (labellings near the atoms' own, or any with ``relabel``: :func:`match`)."""
+    aligned, _ = match(a, b, numbers, relabel=relabel)
     return min(max_displacement(a, aligned), max_displacement(a, align(a, b)))
 
 
 def same_state(
-    a: np.ndarray, b: np.ndarray, numbers: np.ndarray, tol: float = SAME_STATE_TOL
+    a: np.ndarray,
+    b: np.ndarray,
+    numbers: np.ndarray,
+    tol: float = SAME_STATE_TOL,
+    relabel: bool = False,
 ) -> bool:
-    """True if quenched configurations ``a`` and ``b`` are the same minimum (see module doc)."""
+    """True if quenched configurations ``a`` and ``b`` are the same minimum (see module doc;
+    ``relabel``: up to any relabelling, :func:`match`)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if max_displacement(a, align(a, b)) <= tol:  # the common case: same labels
         return True
-    return state_distance(a, b, numbers) <= tol
+    return state_distance(a, b, numbers, relabel) <= tol
 
 
 def radial_fingerprint(x: np.ndarray) -> np.ndarray:

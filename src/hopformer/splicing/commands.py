@@ -101,6 +101,7 @@ class SpliceRound:
                 segments_per_worker=args.segments_per_worker,
                 seed=args.seed,
                 tol=args.state_tol,
+                relabel=args.relabel_states,
             )
         )
 

@@ -43,19 +43,23 @@ ROUND_FILES = ("states", "segments", "edges", "frontier")
 
 
 class StateRegistry:
-    """Distinct minima of a campaign, looked up by energy-bin key and the identity test."""
+    """Distinct minima of a campaign, looked up by energy-bin key and the identity test
+    (up to any relabelling of the atoms with ``relabel``: physics.states.match)."""
 
-    def __init__(self, numbers: np.ndarray, tol: float = SAME_STATE_TOL):
+    def __init__(self, numbers: np.ndarray, tol: float = SAME_STATE_TOL, relabel: bool = True):
         self.numbers = np.asarray(numbers)
         self.tol = tol
+        self.relabel = relabel
         self.rows: list[dict] = []
         self._buckets: dict[str, list[int]] = defaultdict(list)
         # per bucket, the radial fingerprint of each of its states (rows in bucket order)
         self._prints: dict[str, np.ndarray] = {}
 
     @classmethod
-    def from_table(cls, table: pa.Table, numbers: np.ndarray, tol: float) -> StateRegistry:
-        reg = cls(numbers, tol)
+    def from_table(
+        cls, table: pa.Table, numbers: np.ndarray, tol: float, relabel: bool = True
+    ) -> StateRegistry:
+        reg = cls(numbers, tol, relabel)
         for row in table.to_pylist():
             if row["state"] != len(reg.rows):
                 raise ValueError(
@@ -88,7 +92,8 @@ class StateRegistry:
                 continue
             close = np.abs(self._prints[key] - fp).max(1) <= self.tol + 1e-9
             for s in np.asarray(self._buckets[key])[close]:
-                if same_state(self.rows[s]["positions"], positions, self.numbers, self.tol):
+                x = self.rows[s]["positions"]
+                if same_state(x, positions, self.numbers, self.tol, self.relabel):
                     return int(s)
         return self._add(
             {
@@ -135,17 +140,19 @@ def splice_round(
     seed: int,
     tol: float = SAME_STATE_TOL,
     log: Callable[[str], None] = print,
+    relabel: bool = True,
 ) -> dict:
     """Aggregate round ``inp.round`` and write its folder, its transitions file and a summary."""
     cluster = read(inp.cluster)
     numbers = cluster.numbers
     if inp.previous is None:
-        registry = StateRegistry(numbers, tol)
+        registry = StateRegistry(numbers, tol, relabel)
         registry.identify(cluster.positions, cluster.get_potential_energy(), inp.round)
         segments, edges = [], {}
     else:
         prev = round_paths(inp.previous)
-        registry = StateRegistry.from_table(read_table(prev["states"], schema.STATES), numbers, tol)
+        states = read_table(prev["states"], schema.STATES)
+        registry = StateRegistry.from_table(states, numbers, tol, relabel)
         segments = read_table(prev["segments"], schema.SEGMENTS).to_pylist()
         edges = {
             (e["initial_state"], e["final_state"]): e
