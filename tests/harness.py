@@ -210,18 +210,22 @@ def after_splicing(config: dict) -> dict[str, int]:
     return {**TRANSFORMER_JOBS, **validation_jobs(config), **kinetics_jobs(config)}
 
 
-def processes(*argv: str) -> list[int]:
+def processes(*argv: str, under: Path | None = None) -> list[int]:
     """Pids of processes with every one of ``argv`` as an argument of their own (a shell that
-    runs them in a ``-c`` string does not count)."""
+    runs them in a ``-c`` string does not count), and, with ``under``, running in that folder
+    (so a test never signals another workflow's job on the same machine)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             args = (proc / "cmdline").read_bytes().decode().split("\0")
+            cwd = (proc / "cwd").resolve() if under is not None else None
         except OSError:
             continue
-        if all(a in args for a in argv):
+        if all(a in args for a in argv) and (
+            under is None or cwd == Path(under).resolve() or Path(under).resolve() in cwd.parents
+        ):
             pids.append(int(proc.name))
     return pids
 

@@ -104,7 +104,8 @@ def test_a_second_snakemake_on_the_same_outputs_is_locked_out(untouched, tmp_pat
         out = second.stdout + second.stderr
         assert second.returncode != 0 and "LockException" in out, out
     finally:
-        for pid in processes("train-transformer"):  # the job holds Snakemake's output pipe
+        # the job holds Snakemake's output pipe
+        for pid in processes("train-transformer", under=busy.root):
             os.kill(pid, signal.SIGKILL)
         first.kill()
         first.communicate(timeout=60)

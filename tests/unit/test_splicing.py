@@ -89,11 +89,11 @@ def test_round_aggregation_identifies_states_across_workers(
     for i in range(len(pos)):
         for j in range(i + 1, len(pos)):
             if abs(states[i]["energy"] - states[j]["energy"]) < 1e-3:
-                assert not same_state(pos[i], pos[j], numbers)
+                assert not same_state(pos[i], pos[j], numbers, relabel=True)
     for tr in transitions:
         x0, x1 = (np.reshape(tr[k], (-1, 3)) for k in ("initial_positions", "final_positions"))
-        assert same_state(pos[tr["initial_state"]], x0, numbers)
-        assert same_state(pos[tr["final_state"]], x1, numbers)
+        assert same_state(pos[tr["initial_state"]], x0, numbers, relabel=True)
+        assert same_state(pos[tr["final_state"]], x1, numbers, relabel=True)
     # Worker 0's chain is one trajectory from state 0: all of it splices, in order.
     spliced = sorted(
         (s for s in segments if s["spliced_order"] >= 0), key=lambda s: s["spliced_order"]

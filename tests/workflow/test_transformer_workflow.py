@@ -100,7 +100,7 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(done):
         deadline, text = time.time() + 180, ""
         while time.time() < deadline and run.poll() is None:
             text = log.read_text() if log.exists() else ""
-            pids = processes("train-transformer")
+            pids = processes("train-transformer", under=done.root)
             if pids and condition(text):
                 os.kill(pids[0], signal.SIGKILL)
                 break
