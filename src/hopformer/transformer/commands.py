@@ -5,7 +5,6 @@ structure."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 
 import numpy as np
 import torch
@@ -19,10 +18,9 @@ from hopformer.ml.devices import choose_device
 from hopformer.physics.io import atomic_path, sha256_of, write_json_atomic, write_text_atomic
 from hopformer.physics.relax import Relaxer
 from hopformer.report.plots import plot_accuracy, plot_learning_curve
-from hopformer.streams import STATE_CHOICE, TEST_CHOICE, chosen
-from hopformer.transformer.evaluation import accuracy
+from hopformer.transformer.evaluation import accuracy, accuracy_subset
 from hopformer.transformer.examples import read_examples
-from hopformer.transformer.exploration import explore, method_rows
+from hopformer.transformer.exploration import explore, explored_groups, method_rows
 from hopformer.transformer.generate import generate
 from hopformer.transformer.learning import STATS, curve, figures, judge, point_row, subset, trend
 from hopformer.transformer.network import ModelConfig
@@ -83,12 +81,8 @@ class EvaluateTransformer:
     def run(args):
         torch.set_num_threads(args.threads)
         model = load_model(args.model)
-        examples = chosen(
-            read_examples(args.test, model.config.max_atoms),
-            args.max_transitions,
-            args.seed,
-            TEST_CHOICE,
-        )
+        test = read_examples(args.test, model.config.max_atoms)
+        examples = accuracy_subset(test, args.max_transitions, args.seed)
         if not examples:
             raise ValueError(f"{args.test}: the test split is empty")
         relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
@@ -119,15 +113,13 @@ class ExploreTransitions:
     def run(args):
         torch.set_num_threads(args.threads)
         model = load_model(args.model)
-        groups = defaultdict(list)
-        for ex in read_examples(args.test, model.config.max_atoms):
-            groups[ex.initial_state].append(ex)
-        states = chosen(sorted(groups), args.max_states, args.seed, STATE_CHOICE)
+        test = read_examples(args.test, model.config.max_atoms)
+        groups = explored_groups(test, args.max_states, args.seed)
         relaxer = Relaxer(args.potential, fmax=args.quench_fmax, tol=args.state_tol)
         rows, summary = explore(
             model,
             relaxer,
-            {s: groups[s] for s in states},
+            groups,
             args.samples,
             args.surface_hints,
             args.seed,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from hopformer.physics.relax import Relaxed, Relaxer
+from hopformer.streams import TEST_CHOICE, chosen
 from hopformer.transformer.examples import Example, collate, hint_sizes, top_k_atoms
 from hopformer.transformer.network import TransitionModel
 
@@ -39,6 +40,15 @@ def model_candidates(
     gen = None if seed is None else torch.Generator().manual_seed(seed)
     out = model.sample(batch.to(device), samples=samples, generator=gen, mode=mode)
     return out[0].cpu().numpy()
+
+
+def accuracy_subset(
+    examples: Sequence[Example], max_transitions: int | None, seed: int
+) -> list[Example]:
+    """The held-out transitions accuracy(k) is measured on (a seeded choice of at most
+    ``max_transitions``): the one choice of ``evaluate-transformer`` and of every
+    learning-curve point."""
+    return chosen(list(examples), max_transitions, seed, TEST_CHOICE)
 
 
 def baseline_candidate(ex: Example, atoms: np.ndarray) -> np.ndarray:

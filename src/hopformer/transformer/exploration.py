@@ -22,13 +22,13 @@ depend on them. (Whether a minimum has a single-barrier path is for NEB validati
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from hopformer.physics.relax import Relaxer
 from hopformer.physics.states import MOVED, align, hyperdistance, max_displacement
-from hopformer.streams import EXPLORE_KICK, SAMPLE, SURFACE, rng, seed_of
+from hopformer.streams import EXPLORE_KICK, SAMPLE, STATE_CHOICE, SURFACE, chosen, rng, seed_of
 from hopformer.transformer.evaluation import hint_free_candidates
 from hopformer.transformer.examples import Example
 from hopformer.transformer.network import TransitionModel
@@ -39,6 +39,18 @@ MODEL_KINDS = ("sampled", "surface")
 #: The model-free counterpart of each model kind.
 COUNTERPART = {"surface": "site_move", "sampled": "kick"}
 KINDS = MODEL_KINDS + tuple(COUNTERPART.values())
+
+
+def explored_groups(
+    examples: Sequence[Example], max_states: int | None, seed: int
+) -> dict[int, list[Example]]:
+    """The held-out states exploration visits (a seeded choice of at most ``max_states``),
+    each with its MD transitions: the one choice of ``explore-transitions`` and of every
+    learning-curve point."""
+    groups: dict[int, list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[ex.initial_state].append(ex)
+    return {s: groups[s] for s in chosen(sorted(groups), max_states, seed, STATE_CHOICE)}
 
 
 def model_free_candidates(

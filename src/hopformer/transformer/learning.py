@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hopformer.physics.relax import Relaxer
-from hopformer.streams import LEARNING_SUBSET, STATE_CHOICE, TEST_CHOICE, chosen, rng
-from hopformer.transformer.evaluation import accuracy
+from hopformer.streams import LEARNING_SUBSET, rng
+from hopformer.transformer.evaluation import accuracy, accuracy_subset
 from hopformer.transformer.examples import Example
-from hopformer.transformer.exploration import COUNTERPART, explore
+from hopformer.transformer.exploration import COUNTERPART, explore, explored_groups
 from hopformer.transformer.network import TransitionModel
 
 #: Exploration kinds whose yield per candidate a point records (the model's, then the
@@ -68,17 +68,12 @@ def judge(
     log: Callable[[str], None] = lambda m: None,
 ) -> dict:
     """One point's figures: accuracy(k) rows and the exploration summary on the fixed subsets."""
-    examples = chosen(list(test), max_transitions, seed, TEST_CHOICE)
+    examples = accuracy_subset(test, max_transitions, seed)
     if not examples:
         raise ValueError("the test split is empty")
     rows, _ = accuracy(model, relaxer, examples, hint_sizes, log=log)
-    groups: dict[int, list[Example]] = defaultdict(list)
-    for ex in test:
-        groups[ex.initial_state].append(ex)
-    states = chosen(sorted(groups), max_states, seed, STATE_CHOICE)
-    _, explored = explore(
-        model, relaxer, {s: groups[s] for s in states}, samples, surface_hints, seed, log=log
-    )
+    groups = explored_groups(test, max_states, seed)
+    _, explored = explore(model, relaxer, groups, samples, surface_hints, seed, log=log)
     return {"accuracy": rows, "exploration": explored}
 
 
