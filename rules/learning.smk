@@ -25,9 +25,9 @@ rule learning_subset:
         " --out {output.train} > {log} 2>&1"
 
 
-# The same command, model and steps as train_transformer; only the data and the seed differ
-# (the trailing --seed overrides the campaign seed among the flags).
-rule learning_train:
+# train_transformer itself (the same command, model, steps and resources) on the point's
+# share, with the point's seed (the trailing --seed overrides the campaign seed in the flags).
+use rule train_transformer as learning_train with:
     input:
         train=rules.learning_subset.output.train,
         val=dataset_files()["val"],
@@ -36,24 +36,12 @@ rule learning_train:
         losses=result("learning/f{fraction}-s{replica}/loss.csv"),
         summary=result("learning/f{fraction}-s{replica}/training.json"),
     params:
-        args=flags("train-transformer"),
-        seed=lambda wc: learning_seed(wc.replica),
+        args=lambda wc: f"{flags('train-transformer')} --seed {learning_seed(wc.replica)}",
         checkpoints=lambda wc: f"{learning_dir(wc)}/checkpoints",
-    threads: 2
-    resources:
-        runtime=lambda wc, attempt: 120 * attempt,
-        mem_mb=lambda wc, attempt: 8000 * attempt,
     log:
         log_of("learning/f{fraction}-s{replica}/learning_train"),
     benchmark:
         benchmark_of("learning/f{fraction}-s{replica}/learning_train")
-    conda:
-        "../envs/hopformer.yaml"
-    shell:
-        "hopformer train-transformer {params.args} --seed {params.seed}"
-        " --threads {threads} --train {input.train} --val {input.val}"
-        " --out {output.model} --loss-log {output.losses} --summary {output.summary}"
-        " --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule judge_transformer:
