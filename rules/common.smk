@@ -249,6 +249,7 @@ def trajectory_outputs():
 
 # -- ML interatomic potential ---------------------------------------------------------
 MLIP = config["mlip"]
+MLIP_BENCH = result("benchmarks/mlip_vs_mace.json")  # written by bench/mlip_vs_mace.py
 
 
 def mlip_bulk_inputs():
@@ -267,7 +268,8 @@ def mlip_outputs():
     if not MLIP["enabled"]:
         return []
     return [result(f"mlip/{name}") for name in ("data.parquet", "model.pt", "training.json",
-                                                "loss.csv", "evaluation.json", "barriers.csv")]
+                                                "loss.csv", "evaluation.json", "barriers.csv",
+                                                "peers.csv")]
 
 
 # -- kinetics (adaptive KMC) ---------------------------------------------------------------

@@ -85,3 +85,28 @@ rule evaluate_mlip:
         " --potential {input.potential} --cluster {input.cluster}"
         " --validation {input.validation} {params.bulk} {params.args} --threads {threads}"
         " --out {output.summary} --barriers-csv {output.barriers} > {log} 2>&1"
+
+
+rule mlip_peers:
+    input:
+        evaluation=rules.evaluate_mlip.output.summary,
+        training=rules.train_mlip.output.summary,
+        # bench/mlip_vs_mace.py's summary, once it has run on this campaign (docs/design.md §12)
+        bench=lambda wc: [MLIP_BENCH] if os.path.exists(MLIP_BENCH) else [],
+    output:
+        table=report(
+            result("mlip/peers.csv"),
+            caption="report/mlip_peers.rst",
+            category="ML interatomic potential",
+            labels={"table": "MLIP beside MACE"},
+        ),
+    params:
+        bench=lambda wc, input: f"--bench {input.bench}" if input.bench else "",
+    threads: 1
+    log:
+        log_of("mlip/mlip_peers"),
+    conda:
+        "../envs/hopformer.yaml"
+    shell:
+        "hopformer mlip-peers --evaluation {input.evaluation} --training {input.training}"
+        " {params.bench} --out {output.table} > {log} 2>&1"

@@ -45,6 +45,7 @@ COMMANDS = [
     ("make-mlip-data", "hopformer.mlip.commands:MakeMlipData"),
     ("train-mlip", "hopformer.mlip.commands:TrainMlip"),
     ("evaluate-mlip", "hopformer.mlip.commands:EvaluateMlip"),
+    ("mlip-peers", "hopformer.mlip.commands:MlipPeers"),
 ]
 
 

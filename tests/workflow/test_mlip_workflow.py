@@ -8,6 +8,8 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
+
 from harness import TINY, Workflow
 
 TINY_MLIP = {
@@ -48,6 +50,8 @@ def test_mlip_trains_on_a_campaign_and_is_judged_against_eam(done, tmp_path):
     data = pd.read_parquet(mlip / "data.parquet")
     assert set(data["source"]) == {"splicing", "hot", "neb", "bulk"}
     assert data.groupby("group")["split"].nunique().max() == 1, "a run is never split"
+    groups = data.groupby("source")["group"].nunique()
+    assert groups["hot"] == groups["splicing"] == 2, "one hot run per visited minimum and T"
     loss = pd.read_csv(mlip / "loss.csv")
     assert list(loss["step"]) == list(range(6)) and np.isfinite(loss["loss"]).all()
     summary = json.loads((mlip / "evaluation.json").read_text())
@@ -59,6 +63,27 @@ def test_mlip_trains_on_a_campaign_and_is_judged_against_eam(done, tmp_path):
     assert speed["mlip"] > 0 and speed["eam"] > 0 and speed["mlip_bulk"] > 0
     barriers = pd.read_csv(mlip / "barriers.csv")
     assert len(barriers) == summary["barriers"]["transitions"] <= 1
+    # The MLIP beside its peer: the workflow's model alone, then beside the bench's models
+    # once bench/mlip_vs_mace.py's summary appears (only the table reruns).
+    peers = f"results/{done.config()['campaign']}/mlip/peers.csv"
+    assert done.planned(peers) == {"mlip_peers": 1}
+    done.snakemake(peers)
+    alone = pd.read_csv(mlip / "peers.csv")
+    assert len(alone) == 1
+    written = summary["test_errors"]["all"]["force_mae_mev_a"]
+    assert alone["force_mae_mev_a"][0] == pytest.approx(written, rel=1e-3)  # 4 digits
+    assert done.planned(peers) == {}
+    test = {"all": {"energy_mae_mev_atom": 20.0, "force_mae_mev_a": 35.0, "force_rmse_mev_a": 55.0}}
+    calls = {f"call_ms_{s}_{t}t": 70.0 for s in ("Pt55", "Al108") for t in (1, 2)}
+    bench = {"models": {"mace-long": {"test": test, "train_seconds": 2700.0, **calls}}}
+    (done.results / "benchmarks").mkdir(exist_ok=True)
+    (done.results / "benchmarks/mlip_vs_mace.json").write_text(json.dumps(bench))
+    assert done.planned(peers) == {"mlip_peers": 1}
+    done.snakemake(peers)
+    beside = pd.read_csv(mlip / "peers.csv")
+    assert list(beside["model"])[1] == "MACE, equal time (long)"
+    assert beside["pt55_call_ms_1t"][1] == 70.0
+
     # Editing the evaluation reruns only the evaluation.
     done.edit_config("mlip", "evaluation", {**TINY_MLIP["evaluation"], "md_ps": 0.1})
     assert done.planned(target) == {"evaluate_mlip": 1}

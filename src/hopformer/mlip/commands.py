@@ -23,6 +23,7 @@ from hopformer.mlip.data import (
 )
 from hopformer.mlip.evaluation import evaluate_mlip
 from hopformer.mlip.model import MlipConfig
+from hopformer.mlip.peers import COLUMNS, peer_rows
 from hopformer.mlip.training import MlipTrainConfig, train
 from hopformer.physics.io import write_json_atomic, write_text_atomic
 
@@ -158,3 +159,26 @@ class EvaluateMlip:
         )
         write_json_atomic(args.out, summary)
         show(summary)
+
+
+class MlipPeers:
+    """the MLIP beside MACE: the workflow's model and the bench's, one table"""
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--evaluation", required=True, help="evaluate-mlip's summary (JSON)")
+        p.add_argument("--training", required=True, help="train-mlip's summary (JSON)")
+        p.add_argument("--bench", default=None, help="bench/mlip_vs_mace.py's summary (JSON)")
+        p.add_argument("--out", required=True, help="the table (CSV)")
+
+    @staticmethod
+    def run(args):
+        def load(path):
+            with open(path) as f:
+                return json.load(f)
+
+        bench = load(args.bench) if args.bench else None
+        rows = peer_rows(load(args.evaluation), load(args.training), bench)
+        table = pd.DataFrame(rows, columns=list(COLUMNS))
+        write_text_atomic(args.out, table.to_csv(index=False, float_format="%.4g"))
+        print(table.to_string(index=False))

@@ -6,7 +6,10 @@ a hash of the group, never puts correlated frames of one run on both sides):
 
 * ``splicing`` — minima the splicing MD visited (the dataset's states), each heated by a short
   Langevin run at the campaign temperature: the configurations the campaign's MD sees;
-* ``hot`` — the relaxed cluster at hotter temperatures (rare, high-energy configurations);
+* ``hot`` — the same visited minima (the relaxed cluster when there are none) at hotter
+  temperatures, one run each (rare, high-energy configurations). One run per start, not one
+  per temperature, so that the seeded split has hot runs on both sides: with two groups, both
+  once fell into the test split and no model trained on hot MD (docs/results.md);
 * ``neb`` — every image of the validated NEB bands (near saddles, for barriers);
 * ``bulk`` — a periodic fcc cell of the bulk element (own EAM) at several temperatures, solid
   and liquid, with its volume scaled by a few per cent (a periodic system with pressure).
@@ -147,12 +150,16 @@ def cluster_rows(
             "splicing", f"splicing-{k}", numbers, label(potential, numbers, frames), None, sha, spec
         )
     log(f"splicing: {len(rows)} configurations from {len(chosen)} visited minima")
-    atoms = center_in_vacuum(cluster.copy(), 10.0)
+    starts = [(f"-{k}", minima[k]) for k in sorted(chosen)] or [("", cluster.positions)]
+    hot = 0
     for n, t in enumerate(spec.hot_temperatures):
-        frames = _md_frames(potential, atoms, t, spec, spec.seed * 2000 + n + 1)
-        rows += _rows(
-            "hot", f"hot-T{t:g}", numbers, label(potential, numbers, frames), None, sha, spec
-        )
+        for m, (name, x) in enumerate(starts):  # one run, one group, per start
+            atoms = center_in_vacuum(Atoms(numbers=numbers, positions=x), 10.0)
+            seed = spec.seed * 2000 + n * len(starts) + m + 1
+            frames = label(potential, numbers, _md_frames(potential, atoms, t, spec, seed))
+            rows += _rows("hot", f"hot-T{t:g}{name}", numbers, frames, None, sha, spec)
+            hot += len(frames)
+    log(f"hot: {hot} configurations, {len(starts)} starts × {len(spec.hot_temperatures)} T")
     for band_id, images in list(bands)[: spec.bands]:
         rows += _rows(
             "neb", f"neb-{band_id}", numbers, label(potential, numbers, images), None, sha, spec

@@ -156,6 +156,23 @@ def speed(potential: str, atoms: Atoms, steps: int = 50, timestep_fs: float = 2.
     return per_ps * timestep_fs / 1000 / len(atoms) * 1e6
 
 
+def untrained_transitions(configs: Sequence[dict], validation: Sequence[str]) -> list[dict]:
+    """The validated transitions (VALIDATION rows with an ok band) whose NEB images the MLIP
+    never trained on: those whose band is in the val or test split first, then those not in
+    the data at all, each group by transition id."""
+    bands = [(c["group"][len("neb-") :], c["split"]) for c in configs if c["source"] == "neb"]
+    held_out = {band for band, split in bands if split != "train"}
+    trained = {band for band, split in bands if split == "train"}
+    rows = [
+        r
+        for path in validation
+        for r in read_table(path, schema.VALIDATION).to_pylist()
+        if r["neb_status"] == "ok" and r["transition_id"] not in trained
+    ]
+    rows.sort(key=lambda r: (r["transition_id"] not in held_out, r["transition_id"]))
+    return rows
+
+
 def evaluate_mlip(
     model_path: str,
     data: str,
@@ -179,19 +196,8 @@ def evaluate_mlip(
     configs = read_configs(data)
     summary = {"test_errors": errors_by_source(model, [c for c in configs if c["split"] == "test"])}
     log(str(summary["test_errors"]["all"]))
-    bands = [(c["group"][len("neb-") :], c["split"]) for c in configs if c["source"] == "neb"]
-    held_out = {band for band, split in bands if split != "train"}
-    trained = {band for band, split in bands if split == "train"}
-    rows = [
-        r
-        for path in validation
-        for r in read_table(path, schema.VALIDATION).to_pylist()
-        if r["neb_status"] == "ok" and r["transition_id"] not in trained
-    ]
-    rows.sort(key=lambda r: (r["transition_id"] not in held_out, r["transition_id"]))
-    found = barriers(
-        model_path, potential, rows[:barrier_count], fmax=neb_fmax, images=images, log=log
-    )
+    rows = untrained_transitions(configs, validation)[:barrier_count]
+    found = barriers(model_path, potential, rows, fmax=neb_fmax, images=images, log=log)
     errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
     summary["barriers"] = {
         "transitions": len(found),

@@ -111,14 +111,20 @@ def loss_terms(
 
 def metrics(model: MlipNetwork, graphs: Graphs) -> dict:
     """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (meV/Å, per component)."""
-    de, df = [], []
+    pairs = []
     for item in graphs.items:
         e, f = predict(model, item, False)
-        de.append(float((e.detach() - item[5]) / item[0].shape[0]))
-        df.append((f.detach() - item[6]).cpu().numpy().ravel())
-    de, df = np.array(de), np.concatenate(df) if df else np.zeros(0)
-    if not len(de):
+        pairs.append((float(e.detach()), f.detach().cpu().numpy(), item[5], item[6].cpu().numpy()))
+    return error_metrics(pairs)
+
+
+def error_metrics(pairs) -> dict:
+    """:func:`metrics` of (predicted energy, predicted forces, reference energy, reference
+    forces) per configuration, whichever model predicted them (the MACE peer's too)."""
+    if not pairs:
         return {"configurations": 0}
+    de = np.array([(e - e_ref) / len(f_ref) for e, _, e_ref, f_ref in pairs])
+    df = np.concatenate([(np.asarray(f) - f_ref).ravel() for _, f, _, f_ref in pairs])
     return {
         "configurations": len(de),
         "energy_mae_mev_atom": float(np.abs(de).mean() * 1e3),

@@ -45,11 +45,26 @@ class PotentialPlugin(Protocol):
     def calculator(self, spec: str) -> Calculator: ...
 
 
+_REGISTERED: list[PotentialPlugin] = []
+
+
 @cache
-def plugins() -> tuple[PotentialPlugin, ...]:
-    """The registered potential kinds, in entry-point name order."""
+def _installed() -> tuple[PotentialPlugin, ...]:
     found = sorted(entry_points(group=ENTRY_POINTS), key=lambda ep: ep.name)
     return tuple(ep.load() for ep in found)
+
+
+def plugins() -> tuple[PotentialPlugin, ...]:
+    """The potential kinds: the installed ones (entry points, in name order), then those
+    :func:`register`-ed in this process."""
+    return (*_installed(), *_REGISTERED)
+
+
+def register(plugin: PotentialPlugin) -> None:
+    """Add a kind of potential for this process only, after the installed ones: a peer a
+    benchmark compares against (bench/mlip_vs_mace.py registers MACE) needs no entry point."""
+    if plugin not in _REGISTERED:
+        _REGISTERED.append(plugin)
 
 
 def plugin_for(potential: str | os.PathLike) -> PotentialPlugin | None:
