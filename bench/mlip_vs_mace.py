@@ -42,6 +42,12 @@ from ase.io import read
 
 from hopformer.mlip.calculator import HopformerPotential, load_network
 from hopformer.mlip.data import read_configs
+from hopformer.mlip.evaluation import (
+    barrier_summary,
+    barriers,
+    errors_by_source,
+    untrained_transitions,
+)
 from hopformer.mlip.model import MlipConfig
 from hopformer.mlip.training import (
     Graphs,
@@ -49,7 +55,6 @@ from hopformer.mlip.training import (
     error_metrics,
     metrics,
     new_network,
-    predict,
 )
 from hopformer.mlip.training import train as train_mlip
 from hopformer.physics.clusters import bulk_cell
@@ -130,7 +135,8 @@ def mace_models(configs, work: Path) -> dict:
 
 
 def errors(predict_all, configs) -> dict:
-    """Test errors overall and per source; ``predict_all(configs)`` → [(E, F)]."""
+    """MACE's test errors overall and per source (as :func:`errors_by_source` gives the
+    MLIP's, through the same formula); ``predict_all(configs)`` → [(E, F)]."""
     out = {}
     for source in ["all", *sorted({c["source"] for c in configs})]:
         subset = [c for c in configs if source in ("all", c["source"])]
@@ -139,19 +145,6 @@ def errors(predict_all, configs) -> dict:
             [(e, f, c["energy"], c["forces"]) for (e, f), c in zip(pred, subset, strict=True)]
         )
     return out
-
-
-def ours_predict(path):
-    model = load_network(path, torch.float32)
-
-    def run(configs):
-        out = []
-        for item in Graphs(configs, model.config.cutoff, torch.float32, "cpu").items:
-            e, f = predict(model, item, False)
-            out.append((float(e.detach()), f.detach().numpy()))
-        return out
-
-    return run
 
 
 def mace_predict(spec, elements):
@@ -196,7 +189,6 @@ def main() -> None:
     ap.add_argument("--long-min", type=float, default=45.0, help="CPU minutes per model")
     ap.add_argument("--threads", type=int, default=1, help="per training process")
     ap.add_argument("--barriers", type=int, default=10)
-    ap.add_argument("--bulk-potential", default=None, help="EAM file of Al (timing only)")
     ap.add_argument("--worker", choices=["ours", "mace"], help=argparse.SUPPRESS)
     ap.add_argument("--evaluate-only", action="store_true", help="reuse the trained models")
     args = ap.parse_args()
@@ -233,7 +225,6 @@ def main() -> None:
 
 
 def report(args, campaign: Path, work: Path, configs) -> None:
-    from hopformer.mlip.evaluation import barriers, untrained_transitions
 
     test = split(configs, "test")
     mace_specs = mace_models(configs, work)
@@ -241,16 +232,16 @@ def report(args, campaign: Path, work: Path, configs) -> None:
     models = {f"mlip-{n}": str(work / f"ours-{n}.pt") for n in ("short", "long")}
     models.update({f"mace-{n}": s for n, s in mace_specs.items()})
     cluster = center_in_vacuum(read(campaign / "reference/cluster.extxyz"), 10.0)
-    systems = {"Pt55": cluster, "Al108": bulk_cell("Al", 3, 4.05)}
+    systems = dict(zip(SYSTEMS, (cluster, bulk_cell("Al", 3, 4.05)), strict=True))
     import mace_peer
 
     rows = {}
     for name, spec in models.items():
         is_mace = name.startswith("mace")
-        predict_all = (
-            mace_predict(spec, mace_info["stats"]["elements"]) if is_mace else ours_predict(spec)
-        )
-        row = {"test": errors(predict_all, test)}
+        if is_mace:
+            row = {"test": errors(mace_predict(spec, mace_info["stats"]["elements"]), test)}
+        else:
+            row = {"test": errors_by_source(load_network(spec, torch.float32), test)}
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for system, atoms in systems.items():
@@ -262,7 +253,9 @@ def report(args, campaign: Path, work: Path, configs) -> None:
                 row[f"call_ms_{system}_{threads}t"] = call_ms(calc, atoms)
         torch.set_num_threads(args.threads)
         if is_mace:
-            span = mace_info["short"] if name.endswith("short") else mace_info["history"][-1]
+            # the epoch the snapshot was taken after (its row has CPU and wall seconds)
+            epoch = mace_info["short"]["epoch"] if name.endswith("short") else -1
+            span = mace_info["history"][epoch - 1] if epoch > 0 else mace_info["history"][-1]
             row["train_seconds"] = span["seconds"]
             row["wall_seconds"] = span["wall_seconds"]
             row["epochs"] = span["epoch"]
@@ -283,14 +276,7 @@ def report(args, campaign: Path, work: Path, configs) -> None:
     picked = untrained_transitions(configs, validation)[: args.barriers]
     for name in ("mlip-long", "mace-long"):
         found = barriers(models[name], potential, picked, log=print)
-        errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
-        rows[name]["barriers"] = {
-            "transitions": len(found),
-            "compared": len(errs),
-            "within_20_mev": int(sum(e <= 20 for e in errs)),
-            "mae_mev": float(np.mean(errs)) if errs else None,
-            "rows": found,
-        }
+        rows[name]["barriers"] = {**barrier_summary(found), "rows": found}
     out = {
         "campaign": str(campaign),
         "threads_per_training": args.threads,
@@ -317,7 +303,7 @@ def show(out: dict) -> None:
         print(
             f"{name:<11} {r['train_seconds']:>8.0f} {a['energy_mae_mev_atom']:>7.2f} "
             f"{a['force_mae_mev_a']:>7.1f} {a['force_rmse_mev_a']:>7.1f} "
-            + " ".join(f"{r[f'call_ms_{s}_{t}t']:>8.1f}" for s in ("Pt55", "Al108") for t in (1, 2))
+            + " ".join(f"{r[f'call_ms_{s}_{t}t']:>8.1f}" for s in SYSTEMS for t in (1, 2))
             + (f"  {b['within_20_mev']}/{b['compared']} of {b['transitions']}" if b else "")
         )
     print("errors: meV/atom and meV/Å on the test split; calls: ms per energy + forces")

@@ -156,6 +156,19 @@ def speed(potential: str, atoms: Atoms, steps: int = 50, timestep_fs: float = 2.
     return per_ps * timestep_fs / 1000 / len(atoms) * 1e6
 
 
+def barrier_summary(found: Sequence[dict]) -> dict:
+    """How :func:`barriers`' rows compare with the reference: transitions tried, compared,
+    the MAE and largest error in meV, and how many lie within 20 meV."""
+    errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
+    return {
+        "transitions": len(found),
+        "compared": len(errs),
+        "mae_mev": float(np.mean(errs)) if errs else None,
+        "max_abs_error_mev": float(max(errs)) if errs else None,
+        "within_20_mev": int(sum(e <= 20 for e in errs)),
+    }
+
+
 def untrained_transitions(configs: Sequence[dict], validation: Sequence[str]) -> list[dict]:
     """The validated transitions (VALIDATION rows with an ok band) whose NEB images the MLIP
     never trained on: those whose band is in the val or test split first, then those not in
@@ -198,14 +211,7 @@ def evaluate_mlip(
     log(str(summary["test_errors"]["all"]))
     rows = untrained_transitions(configs, validation)[:barrier_count]
     found = barriers(model_path, potential, rows, fmax=neb_fmax, images=images, log=log)
-    errs = [abs(b["barrier_error_mev"]) for b in found if b["barrier_error_mev"] is not None]
-    summary["barriers"] = {
-        "transitions": len(found),
-        "compared": len(errs),
-        "mae_mev": float(np.mean(errs)) if errs else None,
-        "max_abs_error_mev": float(max(errs)) if errs else None,
-        "within_20_mev": int(sum(e <= 20 for e in errs)),
-    }
+    summary["barriers"] = barrier_summary(found)
     summary["nve"] = nve_stability(model_path, cluster, temperature, md_ps)
     summary["nve_reference"] = nve_stability(potential, cluster, temperature, md_ps)
     s = summary["speed_us_per_atom_step"] = {

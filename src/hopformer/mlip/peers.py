@@ -1,6 +1,6 @@
 """The MLIP beside its peer: one table of the workflow's own MLIP and, once
 bench/mlip_vs_mace.py has run on the campaign, the bench's MLIP and MACE models trained on the
-same data for the same wall time (docs/design.md §12)."""
+same data for the same CPU time (docs/design.md §12)."""
 
 from __future__ import annotations
 
