@@ -8,7 +8,6 @@ import signal
 import time
 
 from harness import kinetics_jobs, processes
-
 from hopformer.data.kinetics import EVENTS, KINETIC_STATES, PROCESSES, SEARCH_STATS, TRAJECTORY
 from hopformer.data.shards import read_table
 

@@ -20,9 +20,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import REPO, TINY, Workflow, every_job
 from slurm_cluster import LocalSlurm, SlurmUnavailable
 
+from harness import REPO, TINY, Workflow, every_job
 from hopformer.data import kinetics, schema
 from hopformer.data.shards import read_table
 

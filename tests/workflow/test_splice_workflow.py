@@ -9,8 +9,8 @@ import time
 
 import pyarrow.dataset as ds
 import yaml
-from harness import REPO, after_splicing, every_job, planned_jobs, processes
 
+from harness import REPO, after_splicing, every_job, planned_jobs, processes
 from hopformer.data import schema
 from hopformer.data.shards import read_table
 
