@@ -4,10 +4,12 @@
    model size) against LAMMPS EAM on the same system — Pt55 and periodic Al108 — and the
    cost of one force call (float32 and float64).
 2. Trajectory surrogates: wall seconds per simulated ps of a rollout — the GNN integrator on
-   Al256 (10 fs strides), the direct predictor on Pt55 (10 fs and 100 fs steps) — against
-   LAMMPS NVE (2 fs steps) on the same system.
+   Al256 (10 fs strides), the direct predictor on Pt55 (10 fs and 100 fs steps) — against the
+   MD they are meant to replace, NVE on the project's MLIP (2 fs steps), and against LAMMPS
+   EAM (the reference potential, not a competitor), same system, same run.
 
-Ratios are surrogate / reference (> 1: the surrogate is slower). Weights are untrained: speed
+In section 1 ratios are MLIP / EAM (> 1: the MLIP is slower); in section 2 they are speed-ups,
+reference time / surrogate time (> 1: the surrogate is faster). Weights are untrained: speed
 does not depend on them. With CUDA, the force call is timed on the GPU too.
 Usage: python bench/surrogate_speed.py [--threads 1]
 """
@@ -34,13 +36,18 @@ from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorCo
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
 
 
-def _mlip_section(tmp: Path) -> None:
-    from hopformer.mlip.evaluation import speed
-
+def _mlip_model(tmp: Path) -> Path:
+    """An MLIP model file of the default size (untrained)."""
     torch.manual_seed(0)
     model = MlipNetwork(MlipConfig())
     path = tmp / "model.pt"
     save_model_file(path, "mlip", model.config.to_dict(), model)
+    return path
+
+
+def _mlip_section(tmp: Path, path: Path) -> None:
+    from hopformer.mlip.evaluation import speed
+
     pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
     al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
     systems = {
@@ -66,7 +73,7 @@ def _mlip_section(tmp: Path) -> None:
             print(f"  force call Pt55 {device} {str(dtype)[6:]}: {ms:.1f} ms")
 
 
-def _trajectory_section(tmp: Path) -> None:
+def _trajectory_section(tmp: Path, mlip: Path) -> None:
     rng = np.random.default_rng(0)
     al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
     pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
@@ -78,20 +85,28 @@ def _trajectory_section(tmp: Path) -> None:
     rollout(integrator, al.positions, v_al, al.numbers, al.cell.array, 20)
     gnn = (time.perf_counter() - start) / 0.2
     ref = md_speed(str(al_pot), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.5)
-    print("Trajectory surrogates, wall s per simulated ps")
-    print(f"  Al256 GNN integrator (10 fs) {gnn:7.3f}   LAMMPS {ref:7.3f}   ratio {gnn / ref:6.1f}")
+    mlip_md = md_speed(str(mlip), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.02)
+    print("Trajectory surrogates, wall s per simulated ps; speed-up = reference / surrogate")
+    head = ("surrogate", "MLIP MD", "speed-up", "EAM MD", "speed-up")
+    print(f"  {'':32s} {head[0]:>9s}" + "".join(f" {h:>8s}" for h in head[1:]))
+    _row("Al256 GNN integrator (10 fs)", gnn, mlip_md, ref)
     pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
     v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
     predictor = TrajectoryPredictor(PredictorConfig()).double()
     ref = md_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
+    mlip_md = md_speed(str(mlip), pt.numbers, pt.positions, v_pt, None, 2.0, 0.05)
     for dt, segments in ((10.0, 50), (100.0, 10)):
         start = time.perf_counter()
         chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments)
         wall = (time.perf_counter() - start) / (dt * segments / 1000)
-        print(
-            f"  Pt55 predictor ({dt:g} fs)     {wall:7.3f}   LAMMPS {ref:7.3f}   "
-            f"ratio {wall / ref:6.1f}"
-        )
+        _row(f"Pt55 predictor ({dt:g} fs)", wall, mlip_md, ref)
+
+
+def _row(name: str, surrogate: float, mlip_md: float, eam_md: float) -> None:
+    print(
+        f"  {name:32s} {surrogate:9.3f} {mlip_md:8.3f} {mlip_md / surrogate:7.1f}x"
+        f" {eam_md:8.3f} {eam_md / surrogate:7.2f}x"
+    )
 
 
 def main() -> None:
@@ -100,8 +115,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        _mlip_section(Path(tmp))
-        _trajectory_section(Path(tmp))
+        mlip = _mlip_model(Path(tmp))
+        _mlip_section(Path(tmp), mlip)
+        _trajectory_section(Path(tmp), mlip)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def _runs():
                 "temperature": 300.0,
                 "timestep_fs": 1.0,
                 "ensemble": "nve",
+                "potential_energy": np.zeros(12),  # free atoms
             }
         )
     return runs

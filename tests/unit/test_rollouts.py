@@ -112,6 +112,7 @@ def _harmonic_run(rng, pairs=4, k=1.0, mass=27.0, frames=81, dt=5.0):
         "time_fs": t,
         "temperature": 300.0,
         "timestep_fs": 1.0,
+        "potential_energy": 0.5 * k * (q**2).sum(1),  # eV: each bond's spring
     }
 
 

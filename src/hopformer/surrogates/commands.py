@@ -4,6 +4,7 @@ evaluate_integrator, train_predictor, evaluate_predictor)."""
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -94,6 +95,12 @@ def _train_arguments(p, kind):
     add_flags(p, f"train-{kind}")
 
 
+def _config(config_type, args):
+    """A model config from the flags that name its fields (the others keep their defaults)."""
+    names = {f.name for f in fields(config_type)}
+    return config_type(**{k: v for k, v in vars(args).items() if k in names})
+
+
 def _train(args, kind):
     torch.set_num_threads(args.threads)
     runs = [read_run(p, periodic=kind == "integrator") for p in args.frames]
@@ -104,14 +111,16 @@ def _train(args, kind):
         args.checkpoint_every,
         args.seed,
         choose_device(args.device),
+        args.unroll,
+        args.reverse,
     )
     start = time.perf_counter()
     if kind == "integrator":
-        config = IntegratorConfig(args.stride_fs, args.cutoff, args.width, args.layers)
+        config = _config(IntegratorConfig, args)
         model, history = train(runs, config, settings, args.checkpoint_dir, args.loss_log, log)
         extra = {}
     else:
-        config = PredictorConfig(args.horizon_fs, args.cutoff, args.width, args.layers)
+        config = _config(PredictorConfig, args)
         model, history = train_predictor(
             runs, config, args.stride_fs, settings, args.checkpoint_dir, args.loss_log, log
         )

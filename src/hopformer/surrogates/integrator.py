@@ -18,6 +18,12 @@ v_j·r̂_ij, v_i·v_j — and the outputs are sums of vectors with invariant wei
 
 Message passing with attention: each layer weighs the messages of i's neighbours by a
 softmax over them of a learned score of (h_i, h_j, e_ij).
+
+Momentum is conserved by construction (``conserve_momentum``): the step's total momentum
+change Σ m_i Δv_i is removed evenly per unit mass, and the centre of mass moves by exactly
+τ V_cm — so the system cannot start to drift or accelerate as a whole, however long the
+rollout. A network left free to do so turns part of its kinetic energy into centre-of-mass
+motion, which the temperature (of the internal motion) then misreads.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from ase.data import atomic_masses
 from torch import nn
 
 from hopformer.physics.structure import neighbours
@@ -40,6 +47,7 @@ class IntegratorConfig:
     layers: int = 2
     radial: int = 16
     species: int = 100
+    conserve_momentum: bool = True
 
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
@@ -86,8 +94,12 @@ class DisplacementIntegrator(nn.Module):
         self.layers = nn.ModuleList(_AttentionLayer(c.width, edge) for _ in range(c.layers))
         self.node_out = _mlp(c.width, c.width, 2)  # a_i, b_i
         self.edge_out = _mlp(2 * c.width + edge, c.width, 2)  # w_ij, u_ij
+        self.energy_out = _mlp(c.width, c.width, 1)  # per-atom potential energy
+        self.register_buffer("energy_offset", torch.zeros((), dtype=torch.float64))
         self.register_buffer("centres", torch.linspace(0.0, c.cutoff, c.radial))
         self.register_buffer("speeds", torch.linspace(0.0, 0.05, c.radial))  # Å/fs
+        masses = torch.as_tensor(atomic_masses[: c.species], dtype=torch.float64)
+        self.register_buffer("masses", masses, persistent=False)
 
     def _smooth(self, r: torch.Tensor) -> torch.Tensor:
         """1 at r = 0, falling smoothly to 0 at the cutoff: edges enter and leave gently."""
@@ -112,21 +124,8 @@ class DisplacementIntegrator(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.step(x, v, numbers, i, j, shifts @ cell, self.config.stride_fs)
 
-    def step(
-        self,
-        x: torch.Tensor,
-        v: torch.Tensor,
-        numbers: torch.Tensor,
-        i: torch.Tensor,
-        j: torch.Tensor,
-        offsets: torch.Tensor,
-        tau: float | torch.Tensor,
-        extra: torch.Tensor | None = None,
-        scale: float = 1.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(Δx, Δv) over time ``tau`` fs; ``offsets`` (E, 3) are the edges' image offsets in Å
-        (zeros for a free cluster); ``extra`` (N, width) is added to the node features; the
-        learned corrections are multiplied by ``scale`` (0 makes the step free flight)."""
+    def features(self, x, v, numbers, i, j, offsets, extra=None):
+        """(node features h, edge features e, |r_ij|, r̂_ij) after the attention layers."""
         rij = x[j] - x[i] + offsets
         r = rij.norm(dim=-1).clamp_min(1e-9)
         u = rij / r[:, None]
@@ -147,16 +146,52 @@ class DisplacementIntegrator(nn.Module):
             h = h + extra
         for layer in self.layers:
             h = layer(h, i, j, e)
+        return h, e, r, u
+
+    def energy(self, x, numbers, i, j, offsets) -> torch.Tensor:
+        """The learned potential energy (eV) of positions ``x``: the same layers at rest
+        (v = 0), summed over atoms from the per-atom offset set by training."""
+        h = self.features(x, torch.zeros_like(x), numbers, i, j, offsets)[0]
+        return len(x) * self.energy_offset + 0.1 * self.energy_out(h).sum()
+
+    def step(
+        self,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        numbers: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        offsets: torch.Tensor,
+        tau: float | torch.Tensor,
+        extra: torch.Tensor | None = None,
+        scale: float = 1.0,
+        conserve: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Δx, Δv) over time ``tau`` fs; ``offsets`` (E, 3) are the edges' image offsets in Å
+        (zeros for a free cluster); ``extra`` (N, width) is added to the node features; the
+        learned corrections are multiplied by ``scale`` (0 makes the step free flight);
+        ``conserve`` False lets the momentum change (a thermostat's friction does)."""
+        h, e, r, u = self.features(x, v, numbers, i, j, offsets, extra)
         ab = self.node_out(h)
         wu = self.edge_out(torch.cat([h[i], h[j], e], -1)) * self._smooth(r)[:, None]
         # Free flight (τ v) is the leading term: the network learns the correction.
         dx = (1.0 + scale * ab[:, :1]) * tau * v
         dx = dx + scale * torch.zeros_like(v).index_add(0, i, 0.1 * wu[:, :1] * u)
         dv = scale * (ab[:, 1:2] * v + torch.zeros_like(v).index_add(0, i, 0.01 * wu[:, 1:2] * u))
+        if conserve and self.config.conserve_momentum:
+            dx, dv = _conserve_momentum(dx, dv, v, self.masses[numbers].to(v.dtype), tau)
         return dx, dv
 
     def save(self) -> dict:
         return {"config": asdict(self.config), "state": self.state_dict()}
+
+
+def _conserve_momentum(dx, dv, v, masses, tau):
+    """(Δx, Δv) with the total momentum change removed and the centre of mass moved by τ V_cm."""
+    w = (masses / masses.sum())[:, None]
+    dv = dv - (w * dv).sum(0)
+    dx = dx - (w * (dx - tau * v)).sum(0)
+    return dx, dv
 
 
 def _tensors(x, v, numbers, cell, cutoff, dtype=torch.float64):

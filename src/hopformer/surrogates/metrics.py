@@ -27,6 +27,8 @@ import numpy as np
 
 from hopformer.physics.structure import minimum_image
 
+#: 1 amu Å² fs⁻² in eV
+AMU_A2_FS2_IN_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
 #: k_B in amu Å² fs⁻² K⁻¹: k_B / amu = 8314.46 m² s⁻² K⁻¹, and 1 m²/s² = 1e-10 Å²/fs².
 K_B_AMU_A2_FS2 = 8.617333262e-5 * 1.602176634e-19 / 1.66053906660e-27 * 1e-10
 

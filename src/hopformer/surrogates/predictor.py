@@ -28,7 +28,7 @@ from torch import nn
 from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
-from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
+from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV, K_B_AMU_A2_FS2
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class PredictorConfig:
     layers: int = 3
     radial: int = 16
     frequencies: int = 8
+    conserve_momentum: bool = True
+    conserve_energy: bool = True
 
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
@@ -58,6 +60,7 @@ class TrajectoryPredictor(nn.Module):
                 width=config.width,
                 layers=config.layers,
                 radial=config.radial,
+                conserve_momentum=config.conserve_momentum,
             )
         )
         self.time = nn.Linear(2 * config.frequencies, config.width)
@@ -93,8 +96,13 @@ class TrajectoryPredictor(nn.Module):
             dt,
             embed.expand(len(x), -1),
             scale=dt / self.config.horizon_fs,
+            conserve=not langevin,  # friction damps the centre of mass too
         )
         return x + dx, v + dv
+
+    def energy(self, x, numbers, i, j) -> torch.Tensor:
+        """The learned potential energy (eV) of the cluster at positions ``x``."""
+        return self.core.energy(x, numbers, i, j, torch.zeros((len(i), 3), dtype=x.dtype))
 
     def save(self) -> dict:
         return {"config": asdict(self.config), "state": self.state_dict()}
@@ -125,6 +133,38 @@ def predict(
     return nx.numpy(), nv.numpy()
 
 
+def potential_energy(model: TrajectoryPredictor, x: np.ndarray, numbers: np.ndarray) -> float:
+    """The model's learned potential energy (eV) of positions ``x``."""
+    dtype = next(model.parameters()).dtype
+    i, j, _ = neighbours(x, None, model.config.cutoff)
+    with torch.no_grad():
+        return float(
+            model.energy(
+                torch.as_tensor(x, dtype=dtype),
+                torch.as_tensor(numbers, dtype=torch.long),
+                torch.as_tensor(i),
+                torch.as_tensor(j),
+            )
+        )
+
+
+def kinetic_energy(v: np.ndarray, masses: np.ndarray) -> float:
+    """eV of velocities (N, 3) in Å/fs."""
+    return float(0.5 * (masses[:, None] * v**2).sum() * AMU_A2_FS2_IN_EV)
+
+
+def hold_energy(v: np.ndarray, masses: np.ndarray, kinetic: float) -> np.ndarray:
+    """Velocities whose motion about the centre of mass is rescaled so that the total kinetic
+    energy is ``kinetic`` eV (the centre of mass keeps its velocity; none is left if even that
+    exceeds it)."""
+    vcm = (masses[:, None] * v).sum(0) / masses.sum()
+    internal = kinetic_energy(v - vcm, masses)
+    room = kinetic - kinetic_energy(np.broadcast_to(vcm, v.shape), masses)
+    if internal <= 0:
+        return v
+    return vcm + (v - vcm) * np.sqrt(max(room, 0.0) / internal)
+
+
 @dataclass(frozen=True)
 class Thermostat:
     """The Langevin thermostat a chain reproduces: temperature (K), friction time (fs), seed."""
@@ -144,8 +184,15 @@ def chain(
     thermostat: Thermostat | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each;
-    with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise)."""
+    with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise).
+    Without one (NVE) and with ``conserve_energy`` in the model's config, each step's
+    velocities are rescaled about the centre of mass so that the learned potential energy
+    plus the kinetic energy stays what it was at the start (:func:`hold_energy`)."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
+    masses = masses_of(numbers)
+    hold = thermostat is None and model.config.conserve_energy
+    if hold:
+        total = potential_energy(model, xs[0], numbers) + kinetic_energy(vs[0], masses)
     if thermostat is not None:
         rng = np.random.default_rng(thermostat.seed)
         sigma = np.sqrt(
@@ -158,6 +205,8 @@ def chain(
         nx, nv = predict(model, xs[-1], vs[-1], numbers, dt, thermostat is not None)
         if thermostat is not None:
             nv = nv + sigma * rng.standard_normal(nv.shape)
+        if hold:
+            nv = hold_energy(nv, masses, total - potential_energy(model, nx, numbers))
         xs.append(nx)
         vs.append(nv)
     return np.array(xs), np.array(vs)

@@ -17,6 +17,7 @@ import numpy as np
 from hopformer.physics.md import masses_of
 from hopformer.physics.potentials import score
 from hopformer.surrogates.metrics import (
+    AMU_A2_FS2_IN_EV,
     diffusion_coefficient,
     msd,
     pair_distribution,
@@ -34,8 +35,6 @@ from hopformer.surrogates.metrics import (
 
 #: times (fs) at which the position error is reported, where the rollout reaches them
 ERROR_MARKS_FS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
-#: 1 amu Å² fs⁻² in eV
-AMU_A2_FS2_IN_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
 #: at most this many frames are scored by the reference potential
 ENERGY_FRAMES = 200
 

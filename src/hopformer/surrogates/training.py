@@ -1,10 +1,16 @@
 """Training the trajectory surrogates on reference frames, and judging their rollouts against
 the reference MD started from the same state.
 
-* GNN displacement integrator (periodic bulk): a sample is a pair of frames one
-  stride apart: inputs (x_t, v_t), targets Δx = minimum-image(x_{t+s} − x_t), Δv = v_{t+s} − v_t.
-* Direct trajectory predictor (free cluster): a sample is a pair of frames k strides
-  apart for any k with k·stride ≤ horizon: inputs (x_t, v_t, Δt), targets (x_{t+k}, v_{t+k}).
+* GNN displacement integrator (periodic bulk): a sample is a chain of ``unroll`` strides
+  from frame t: the model steps from (x_t, v_t), is fed its own output, and each of its
+  predictions is scored against the frame it reaches (positions by minimum image).
+* Direct trajectory predictor (free cluster): the same with a step of Δt = k strides, for any k
+  with k·stride ≤ horizon: inputs (x, v, Δt), targets (x_{t+mk}, v_{t+mk}), m = 1..unroll.
+
+With ``unroll`` = 1 a sample is one frame pair. Longer chains let the model see, and learn to
+undo, the errors its own predictions feed into the next (the unrolled loss; gradients run
+through the whole chain). ``reverse`` adds every NVE chain read backwards with its velocities
+flipped — another true trajectory, which asks the model for time-reversal symmetry.
 
 Both train in the shared loop (:func:`hopformer.ml.loop.fit`: seeded batches, schedule,
 checkpoints and resume), on the CPU or a GPU; the loss weighs velocities so that position and
@@ -26,9 +32,9 @@ from hopformer.data.shards import read_table
 from hopformer.ml.loop import Schedule, fingerprint, seeded_init
 from hopformer.ml.loop import fit as fit_loop
 from hopformer.ml.modelfile import build_model, read_model_file, save_model_file
-from hopformer.physics.structure import minimum_image, neighbours
+from hopformer.physics.structure import neighbours
 from hopformer.streams import SURROGATE_STEP, rng
-from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, _tensors
+from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor
 
 SURROGATES = {
@@ -36,6 +42,11 @@ SURROGATES = {
     "predictor": (TrajectoryPredictor, PredictorConfig),
 }
 VELOCITY_WEIGHT = 100.0  # (Å/fs)⁻² against Å⁻²: thermal Δv ~ 0.02 Å/fs, Δx ~ 0.1 Å
+#: Å/fs²: the scale of a metal atom's acceleration (0.5 eV/Å on Pt is 2.5e-5), the predictor's
+#: loss unit
+ACCELERATION = 1e-4
+#: the predictor's learned potential energy: its error is scored in meV/atom, at this weight
+ENERGY_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,14 @@ class SurrogateTraining:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "cpu"
+    #: predictions chained per sample, each fed the previous one's output (1: single steps)
+    unroll: int = 1
+    #: also train on NVE chains read backwards, velocities flipped (time-reversal symmetry)
+    reverse: bool = False
+
+    def __post_init__(self):
+        if self.unroll < 1:
+            raise ValueError(f"surrogate training: unroll must be ≥ 1, got {self.unroll}")
 
 
 def read_run(path, periodic: bool | None = None) -> dict:
@@ -71,6 +90,7 @@ def read_run(path, periodic: bool | None = None) -> dict:
         "cell": np.reshape(rows[0]["cell"], (3, 3)) if has_cell else None,
         "time_fs": np.array([r["time_fs"] for r in rows]),
         "total_energy": np.array([r["potential_energy"] + r["kinetic_energy"] for r in rows]),
+        "potential_energy": np.array([r["potential_energy"] for r in rows]),
         "temperature": rows[0]["temperature"],
         "timestep_fs": rows[0]["timestep_fs"],
         "ensemble": rows[0]["ensemble"],
@@ -85,14 +105,22 @@ def frame_stride(run: dict, stride_fs: float) -> int:
     return round(s)
 
 
-def samples(run: dict, stride_fs: float) -> list[tuple]:
-    """(x, v, Δx, Δv) of every frame pair ``stride_fs`` apart in ``run``."""
-    s = frame_stride(run, stride_fs)
-    x, v, cell = run["positions"], run["velocities"], run["cell"]
-    return [
-        (x[t], v[t], minimum_image(x[t + s] - x[t], cell), v[t + s] - v[t])
-        for t in range(len(x) - s)
-    ]
+def windows(run: dict, lag: int, unroll: int, reverse: bool) -> list[tuple[int, int]]:
+    """(start frame, direction) of every chain of ``unroll`` steps of ``lag`` frames in ``run``;
+    with ``reverse`` an NVE run's chains are also read backwards (direction −1)."""
+    starts = range(len(run["time_fs"]) - unroll * lag)
+    backwards = reverse and run.get("ensemble", "nve") == "nve"
+    return [(t, d) for t in starts for d in ((1, -1) if backwards else (1,))]
+
+
+def window_frames(run: dict, start: int, direction: int, lag: int, unroll: int):
+    """Positions and velocities (unroll + 1, N, 3) of one chain; read backwards (direction −1)
+    the frames run in reverse and every velocity flips (Newton's equations are time-reversible,
+    so a reversed NVE trajectory is another true trajectory)."""
+    idx = start + lag * np.arange(unroll + 1)
+    if direction < 0:
+        idx = idx[::-1]
+    return run["positions"][idx], direction * run["velocities"][idx]
 
 
 def fit(
@@ -136,9 +164,31 @@ def fit(
     return rows
 
 
-def _squared(pred_x, pred_v, x, v, device) -> torch.Tensor:
-    t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-    return ((pred_x - t(x)) ** 2).mean() + VELOCITY_WEIGHT * ((pred_v - t(v)) ** 2).mean()
+def _squared(pred_x, pred_v, x, v, cell=None, dt=None) -> torch.Tensor:
+    """Mean squared position (minimum image under ``cell``) plus weighted velocity error; with
+    a time step ``dt`` both as the accelerations they imply, position error / (Δt²/2) and
+    velocity error / Δt, in units of :data:`ACCELERATION`."""
+    d = pred_x - torch.as_tensor(x, device=pred_x.device)
+    if cell is not None:
+        frac = d @ torch.linalg.inv(cell)
+        d = (frac - torch.round(frac)) @ cell
+    dv = pred_v - torch.as_tensor(v, device=pred_v.device)
+    if dt is None:
+        return (d**2).mean() + VELOCITY_WEIGHT * (dv**2).mean()
+    return (((d / (0.5 * dt * dt)) ** 2).mean() + ((dv / dt) ** 2).mean()) / ACCELERATION**2
+
+
+def chain_loss(step, xs, vs, device, cell=None, dt=None) -> torch.Tensor:
+    """The loss of a chain: ``step(x, v)`` applied ``len(xs) − 1`` times from the first frame,
+    its own output fed back in, each prediction scored against the reference frame it reaches
+    (gradients flow through the whole chain, so the model learns from the errors its own
+    earlier steps made), averaged over the chain."""
+    x, v = (torch.as_tensor(a, device=device) for a in (xs[0], vs[0]))
+    loss = 0.0
+    for m in range(1, len(xs)):
+        x, v = step(x, v)
+        loss = loss + _squared(x, v, xs[m], vs[m], cell, dt)
+    return loss / (len(xs) - 1)
 
 
 def train(
@@ -150,15 +200,31 @@ def train(
     log: Callable[[str], None] = lambda m: None,
 ) -> tuple[DisplacementIntegrator, list[dict]]:
     """The integrator trained for ``settings.steps`` optimiser steps (resumable from
-    ``checkpoint_dir``)."""
+    ``checkpoint_dir``) on chains of ``settings.unroll`` strides."""
     device = settings.device
     model = seeded_init(settings.seed, lambda: DisplacementIntegrator(config)).double().to(device)
-    data = [(sample, run) for run in runs for sample in samples(run, config.stride_fs)]
+    unroll = settings.unroll
+    data = []
+    for r, run in enumerate(runs):
+        s = frame_stride(run, config.stride_fs)
+        data += [(r, t, d, s) for t, d in windows(run, s, unroll, settings.reverse)]
 
-    def loss_of(k: int) -> torch.Tensor:
-        (x, v, dx, dv), run = data[k]
-        inputs = [t.to(device) for t in _tensors(x, v, run["numbers"], run["cell"], config.cutoff)]
-        return _squared(*model(*inputs), dx, dv, device)
+    def loss_of(n: int) -> torch.Tensor:
+        r, t, d, s = data[n]
+        run = runs[r]
+        cell_np = run["cell"]
+        cell = torch.as_tensor(cell_np, device=device)
+        inv = torch.linalg.inv(cell)
+        numbers = torch.as_tensor(run["numbers"], device=device)
+
+        def step(x, v):
+            i, j, shifts = neighbours(x.detach().cpu().numpy(), cell_np, config.cutoff)
+            as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+            dx, dv = model(x, v, numbers, cell, as_t(i), as_t(j), as_t(shifts).to(x.dtype))
+            nx = x + dx
+            return nx - torch.floor(nx @ inv) @ cell, v + dv  # wrapped, as a rollout does
+
+        return chain_loss(step, *window_frames(run, t, d, s, unroll), device, cell)
 
     fp = fingerprint("integrator", asdict(config), asdict(settings), run_checksum(runs))
     history = fit(model, len(data), loss_of, settings, checkpoint_dir, loss_log, fp, log)
@@ -174,37 +240,54 @@ def train_predictor(
     loss_log=None,
     log: Callable[[str], None] = lambda m: None,
 ) -> tuple[TrajectoryPredictor, list[dict]]:
-    """The direct predictor trained on frame pairs k·``stride_fs`` apart, k·stride ≤ horizon
-    (told each run's ensemble: it learns the mean of Langevin steps). Each sample's loss is
-    divided by Δt/horizon, so short steps (where sub-pm accuracy is wanted) weigh as much as
-    long ones."""
+    """The direct predictor trained on chains of ``settings.unroll`` predictions of Δt =
+    k·``stride_fs`` each, k·stride ≤ horizon, a chain no longer than the horizon (told each
+    run's ensemble: it learns the mean of Langevin steps). Errors are scored as the mean
+    accelerations they imply (:func:`_squared` with ``dt``): a position error grows as Δt², so
+    scored in Å a 10 fs step — whose whole departure from free flight is ~0.1 pm — would weigh
+    nothing beside a 100 fs one, and the chained short steps would not learn the forces.
+    With ``conserve_energy`` the model also learns the frames' potential energy (its
+    :meth:`~hopformer.surrogates.predictor.TrajectoryPredictor.energy`), which NVE chains hold
+    constant with the kinetic energy."""
     device = settings.device
     model = seeded_init(settings.seed, lambda: TrajectoryPredictor(config)).double().to(device)
+    if config.conserve_energy:  # energies are learned about the runs' mean per atom
+        per_atom = [run["potential_energy"] / len(run["numbers"]) for run in runs]
+        model.core.energy_offset.fill_(float(np.mean(np.concatenate(per_atom))))
+    unroll = settings.unroll
+    longest = int(config.horizon_fs / stride_fs + 1e-9)
     data = []
     for r, run in enumerate(runs):
         s = frame_stride(run, stride_fs)
-        ks = range(1, int(config.horizon_fs / stride_fs + 1e-9) + 1)
-        data += [
-            (r, t, k * s, k * stride_fs) for k in ks for t in range(len(run["time_fs"]) - k * s)
-        ]
+        for k in range(1, longest + 1):
+            # A chain spans at most the horizon: beyond it the dynamics has forgotten its
+            # start, and the squared error would reward a chain that damps toward the mean.
+            n = min(unroll, longest // k)
+            data += [
+                (r, t, d, k * s, k * stride_fs, n)
+                for t, d in windows(run, k * s, n, settings.reverse)
+            ]
 
     def loss_of(n: int) -> torch.Tensor:
-        r, t, lag, dt = data[n]
+        r, t, d, lag, dt, unroll = data[n]
         run = runs[r]
-        x, v = run["positions"][t], run["velocities"][t]
-        i, j, _ = neighbours(x, None, config.cutoff)
-        as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-        px, pv = model(
-            as_t(x),
-            as_t(v),
-            as_t(run["numbers"]),
-            as_t(i),
-            as_t(j),
-            dt,
-            run.get("ensemble") == "langevin",
-        )
-        target_x, target_v = run["positions"][t + lag], run["velocities"][t + lag]
-        return _squared(px, pv, target_x, target_v, device) * (config.horizon_fs / dt)
+        numbers = torch.as_tensor(run["numbers"], device=device)
+        langevin = run.get("ensemble") == "langevin"
+
+        def step(x, v):
+            i, j, _ = neighbours(x.detach().cpu().numpy(), None, config.cutoff)
+            as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+            return model(x, v, numbers, as_t(i), as_t(j), dt, langevin)
+
+        frames = window_frames(run, t, d, lag, unroll)
+        loss = chain_loss(step, *frames, device, dt=dt)
+        if config.conserve_energy:
+            x = torch.as_tensor(run["positions"][t], device=device)
+            i, j, _ = neighbours(run["positions"][t], None, config.cutoff)
+            as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+            error = model.energy(x, numbers, as_t(i), as_t(j)) - run["potential_energy"][t]
+            loss = loss + ENERGY_WEIGHT * (error / len(x) / 1e-3) ** 2
+        return loss
 
     fp = fingerprint("predictor", asdict(config), stride_fs, asdict(settings), run_checksum(runs))
     history = fit(model, len(data), loss_of, settings, checkpoint_dir, loss_log, fp, log)
