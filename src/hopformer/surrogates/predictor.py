@@ -15,6 +15,12 @@ deterministic network can only learn its mean — the friction without the kicks
 chain therefore adds the thermostat's own noise to each predicted velocity: the
 Ornstein–Uhlenbeck variance (k_B T / m)(1 − e^{−2Δt/τ}) of friction time τ over Δt, seeded,
 so its temperature holds.
+
+NVE chains have no thermostat to hold them, and a learned map is not symplectic: left alone
+it pumps energy in or drains it out. The model therefore also learns the cluster's potential
+energy (:meth:`TrajectoryPredictor.energy`), and an NVE chain keeps that energy plus the
+kinetic energy at its starting value (``conserve_energy``; docs/design.md §13). Momentum is
+conserved by construction in NVE steps (``conserve_momentum``).
 """
 
 from __future__ import annotations
