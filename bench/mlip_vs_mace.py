@@ -22,6 +22,7 @@ MACE is an optional extra: ``pip install -e '.[bench]'``.
 Writes ``<campaign>/benchmarks/mlip_vs_mace.json`` (atomically); the workflow's
 ``mlip/peers.csv`` and report show it beside the MLIP's own evaluation once it exists.
 Usage: python bench/mlip_vs_mace.py --campaign results/default [--short-min 15 --long-min 45]
+       [--model correlation=3 --model width=48]  (the MLIP's architecture, else the defaults)
 """
 
 from __future__ import annotations
@@ -69,7 +70,19 @@ def split(configs, name):
     return [c for c in configs if c["split"] == name]
 
 
-def worker_ours(configs, work: Path, short_s: float, long_s: float) -> None:
+def model_config(pairs: list[str]) -> MlipConfig:
+    """The MLIP's architecture: MlipConfig's defaults (the workflow's) with KEY=VALUE changes."""
+    fields = {f: type(v) for f, v in asdict(MlipConfig()).items()}
+    changes = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in fields or not value:
+            sys.exit(f"--model {pair!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}")
+        changes[key] = fields[key](value)
+    return MlipConfig(**changes)
+
+
+def worker_ours(configs, work: Path, short_s: float, long_s: float, arch: MlipConfig) -> None:
     tr, va = split(configs, "train"), split(configs, "val")
     base = MlipTrainConfig(seed=SEED)
     times = {}
@@ -78,18 +91,14 @@ def worker_ours(configs, work: Path, short_s: float, long_s: float) -> None:
             t0 = time.process_time()
             cal = replace(base, steps=steps, eval_every=10**6, checkpoint_every=10**6)
             d = Path(tmp) / str(steps)
-            train_mlip(
-                tr, [], MlipConfig(), cal, d / "m.pt", d / "l.csv", d / "ck", log=lambda m: None
-            )
+            train_mlip(tr, [], arch, cal, d / "m.pt", d / "l.csv", d / "ck", log=lambda m: None)
             times[steps] = time.process_time() - t0
     per_step = (times[150] - times[50]) / 100
     setup = max(times[50] - 50 * per_step, 0.0)
     print(f"calibration: {per_step * 1e3:.1f} ms per step, {setup:.1f} s set-up", flush=True)
     evals = 10
     t0 = time.process_time()
-    metrics(
-        new_network(MlipConfig(), base, tr), Graphs(va, MlipConfig().cutoff, torch.float32, "cpu")
-    )
+    metrics(new_network(arch, base, tr), Graphs(va, arch.cutoff, torch.float32, "cpu"))
     eval_s = time.process_time() - t0  # one validation pass
     for name, budget in (("short", short_s), ("long", long_s)):
         steps = max(int((budget - setup - evals * eval_s) / per_step), 20)
@@ -98,7 +107,7 @@ def worker_ours(configs, work: Path, short_s: float, long_s: float) -> None:
         summary = train_mlip(
             tr,
             va,
-            MlipConfig(),
+            arch,
             cfg,
             work / f"ours-{name}.pt",
             work / f"ours-{name}.csv",
@@ -189,6 +198,11 @@ def main() -> None:
     ap.add_argument("--long-min", type=float, default=45.0, help="CPU minutes per model")
     ap.add_argument("--threads", type=int, default=1, help="per training process")
     ap.add_argument("--barriers", type=int, default=10)
+    ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--work", help="folder of the trained models (default: <campaign>/benchmarks/mlip_vs_mace)"
+    )
+    ap.add_argument("--only-ours", action="store_true", help="train the MLIP alone (no report)")
     ap.add_argument("--worker", choices=["ours", "mace"], help=argparse.SUPPRESS)
     ap.add_argument("--evaluate-only", action="store_true", help="reuse the trained models")
     args = ap.parse_args()
@@ -199,15 +213,18 @@ def main() -> None:
             f"{data}: no MLIP data; run the campaign with mlip.enabled: true first "
             f"(snakemake ... --configfile config/campaigns/surrogates.yaml -- {data})"
         )
-    work = campaign / "benchmarks/mlip_vs_mace"
+    work = Path(args.work) if args.work else campaign / "benchmarks/mlip_vs_mace"
     work.mkdir(parents=True, exist_ok=True)
     configs = read_configs(data)
+    arch = model_config(args.model)
     short_s, long_s = args.short_min * 60, args.long_min * 60
     torch.set_num_threads(args.threads)
     if args.worker == "ours":
-        return worker_ours(configs, work, short_s, long_s)
+        return worker_ours(configs, work, short_s, long_s, arch)
     if args.worker == "mace":
         return worker_mace(configs, work, short_s, long_s)
+    if args.only_ours:
+        return worker_ours(configs, work, short_s, long_s, arch)
     import mace_peer  # noqa: F401 — fail now, with the install hint, not after the training
 
     if not args.evaluate_only:
@@ -221,11 +238,10 @@ def main() -> None:
         ]
         if any(p.wait() for p in procs):
             sys.exit(f"a training failed: see {work}/ours.log and {work}/mace.log")
-    report(args, campaign, work, configs)
+    report(args, campaign, work, configs, arch)
 
 
-def report(args, campaign: Path, work: Path, configs) -> None:
-
+def report(args, campaign: Path, work: Path, configs, arch: MlipConfig) -> None:
     test = split(configs, "test")
     mace_specs = mace_models(configs, work)
     mace_info = json.loads((work / "mace.json").read_text())
@@ -281,7 +297,7 @@ def report(args, campaign: Path, work: Path, configs) -> None:
         "campaign": str(campaign),
         "threads_per_training": args.threads,
         "budgets_s": {"short": args.short_min * 60, "long": args.long_min * 60},
-        "mlip": {"model": asdict(MlipConfig()), "training": asdict(MlipTrainConfig(seed=SEED))},
+        "mlip": {"model": asdict(arch), "training": asdict(MlipTrainConfig(seed=SEED))},
         "mace": {"config": mace_info["config"], "parameters": mace_info["stats"]["parameters"]},
         "splits": {s: len(split(configs, s)) for s in ("train", "val", "test")},
         "models": rows,

@@ -18,13 +18,19 @@ the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the
   edge enters and leaves the sum continuously.
 * **Equivariant aggregation, invariant update:**
   A_i,lm = Σ_j α_ij R_l(r_ij) ⊙ (W h_j) Y_lm(r̂_ij); the layer's new features use only the
-  rotation invariants Σ_m A_i,lm² per l and channel.
+  rotation invariants Σ_m A_i,lm² per l and channel (3-body terms: two neighbours and the
+  centre). With ``correlation: 3`` also the third-order products vᵀTv and tr T³, v the l = 1
+  moment as a vector and T the l = 2 moment as a symmetric traceless matrix
+  (:func:`cubic_invariants`): 4-body terms, the order of MACE's "correlation 3".
   So E is invariant to rotation, reflection, translation and permutation of same-element
   atoms by construction, and forces are equivariant.
 * **Multi-perspective pooling:** E = Σ_i [e_z(i) + ε(h_i)] + N·φ(mean_i h_i) +
   N·Σ_i softmax_i(a(h_i)) ψ(h_i): per-atom sum, mean-field and attention perspectives; every
   term is extensive and permutation invariant. e_z are per-element reference energies fitted
   to the data before training (:meth:`MlipNetwork.fit_reference`).
+* **Batches:** configurations concatenated into one disjoint graph (``graph``: each atom's
+  configuration) give one energy each, pooled per configuration as above, so a training step
+  is one forward and one backward pass.
 
 dtype: float32 or float64 (``.double()``, for MD and finite-difference checks).
 """
@@ -49,11 +55,17 @@ class MlipConfig:
     width: int = 32
     layers: int = 2
     heads: int = 4
+    correlation: int = 2
     species: int = 100
 
     def __post_init__(self):
         if not 0 <= self.lmax <= 3:
             raise ValueError(f"mlip lmax {self.lmax}: expected 0..3")
+        if self.correlation not in (2, 3) or (self.correlation == 3 and self.lmax < 2):
+            raise ValueError(
+                f"mlip correlation {self.correlation}: expected 2, or 3 with lmax ≥ 2 "
+                f"(lmax is {self.lmax})"
+            )
         if self.cutoff <= 0 or self.radial < 1 or self.layers < 1 or self.heads < 1:
             raise ValueError(f"mlip config: positive cutoff, radial, layers, heads ({self})")
         if self.width % self.heads:
@@ -123,7 +135,8 @@ class _Interaction(nn.Module):
         self.gate = _mlp(c.radial + 2 * w, w, h)
         self.value = nn.Linear(w, w)
         self.filter = nn.Linear(c.radial, w * (c.lmax + 1))
-        self.update = _mlp(w + w * (c.lmax + 1), w, w)
+        cubic = 2 * w if c.correlation == 3 else 0
+        self.update = _mlp(w + w * (c.lmax + 1) + cubic, w, w)
 
     def forward(self, h, z, i, j, rbf, sh, env, n_atoms):
         c = self.c
@@ -145,14 +158,41 @@ class _Interaction(nn.Module):
         value = self.value(h)[j].view(-1, heads, per) * alpha[..., None]
         value = value.reshape(-1, c.width)
         radial = self.filter(rbf).view(-1, c.lmax + 1, c.width)
-        invariants = []
+        invariants, moments = [], []
         for l in range(c.lmax + 1):  # noqa: E741
             ylm = sh[:, l * l : (l + 1) ** 2]  # (E, 2l+1)
             msg = (radial[:, l] * value)[:, None, :] * ylm[:, :, None]  # (E, 2l+1, C)
             a = torch.zeros((n_atoms, 2 * l + 1, c.width), dtype=h.dtype, device=h.device)
             a = a.index_add(0, i, msg)
             invariants.append((a * a).sum(1))
+            moments.append(a)
+        if c.correlation == 3:
+            invariants += cubic_invariants(moments[1], moments[2])
         return h + self.update(torch.cat([h, *invariants], -1))
+
+
+def cubic_invariants(a1: torch.Tensor, a2: torch.Tensor) -> list[torch.Tensor]:
+    """Invariants of third order in the moments (4-body terms: three neighbours and the
+    centre) per atom and channel: vᵀTv and tr T³, with v the l = 1 moment as a vector and T the
+    l = 2 moment as the symmetric traceless matrix Σ_j w_j (r̂r̂ᵀ − I/3). a1 (N, 3, C) and a2
+    (N, 5, C) are in :func:`spherical_harmonics`' order and normalisation. Both are unchanged
+    by rotations and reflections."""
+    s3, s5, s15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
+    v = a1 / s3  # Σ w r̂
+    xy, yz, xz = a2[:, 0] / s15, a2[:, 1] / s15, a2[:, 3] / s15
+    zz = a2[:, 2] * 2 / (3 * s5)  # Σ w (ẑ² − 1/3)
+    d = a2[:, 4] * 2 / s15  # Σ w (x̂² − ŷ²)
+    xx, yy = (d - zz) / 2, (-d - zz) / 2
+    vx, vy, vz = v[:, 0], v[:, 1], v[:, 2]
+    vtv = xx * vx**2 + yy * vy**2 + zz * vz**2 + 2 * (xy * vx * vy + xz * vx * vz + yz * vy * vz)
+    t3 = (
+        xx**3
+        + yy**3
+        + zz**3
+        + 3 * (xx * (xy**2 + xz**2) + yy * (xy**2 + yz**2) + zz * (xz**2 + yz**2))
+        + 6 * xy * yz * xz
+    )
+    return [vtv, t3]
 
 
 class MlipNetwork(nn.Module):
@@ -183,7 +223,11 @@ class MlipNetwork(nn.Module):
         i: torch.Tensor,
         j: torch.Tensor,
         offsets: torch.Tensor,
+        graph: torch.Tensor | None = None,
+        n_graphs: int = 1,
     ) -> torch.Tensor:
+        """The energy (eV) of one configuration, or with ``graph`` (atom → configuration
+        index, edges never crossing configurations) the (n_graphs,) energies of a batch."""
         rij = x[j] - x[i] + offsets
         r = rij.norm(dim=-1).clamp_min(1e-9)
         env = envelope(r / self.config.cutoff)
@@ -193,13 +237,31 @@ class MlipNetwork(nn.Module):
         h = self.embed(numbers)
         for layer in self.layers:
             h = layer(h, numbers, i, j, rbf, sh, env, n)
-        pool = torch.softmax(self.attend(h).squeeze(-1), 0)
+        if graph is None:
+            pool = torch.softmax(self.attend(h).squeeze(-1), 0)
+            learned = (
+                self.atom_energy(h).sum()
+                + n * self.mean_energy(h.mean(0)).squeeze()
+                + n * (pool[:, None] * self.attention_energy(h)).sum()
+            )
+            return self.reference[numbers].sum() + self.scale * learned
+        return self._batch_energy(h, numbers, graph, n_graphs)
+
+    def _batch_energy(self, h, numbers, graph, n_graphs: int) -> torch.Tensor:
+        """The pooling of :meth:`forward` per configuration (segment sums and softmax)."""
+        per = lambda v: v.new_zeros((n_graphs, *v.shape[1:])).index_add(0, graph, v)  # noqa: E731
+        count = per(torch.ones_like(h[:, 0]))
+        mean = per(h) / count[:, None]
+        a = self.attend(h).squeeze(-1)
+        top = a.new_full((n_graphs,), -torch.inf).scatter_reduce(0, graph, a.detach(), "amax")
+        w = torch.exp(a - top[graph])
+        pool = w / per(w)[graph]
         learned = (
-            self.atom_energy(h).sum()
-            + n * self.mean_energy(h.mean(0)).squeeze()
-            + n * (pool[:, None] * self.attention_energy(h)).sum()
+            per(self.atom_energy(h).squeeze(-1))
+            + count * self.mean_energy(mean).squeeze(-1)
+            + count * per(pool * self.attention_energy(h).squeeze(-1))
         )
-        return self.reference[numbers].sum() + self.scale * learned
+        return per(self.reference[numbers]) + self.scale * learned
 
     @torch.no_grad()
     def fit_reference(self, numbers: list[np.ndarray], energies: np.ndarray) -> None:

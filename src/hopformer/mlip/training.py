@@ -5,6 +5,8 @@ Loss per configuration, in units of the acceptance targets so that 1 means "at t
 ``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``. Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
+A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
+forward and one double-backward pass, not one per configuration.
 
 Resuming: ``checkpoint_dir/last.pt`` holds the model, optimiser, step and loss rows every
 ``checkpoint_every`` steps; it is used when its fingerprint (model config, training config,
@@ -86,35 +88,67 @@ class Graphs:
         return len(self.items)
 
 
-def predict(model: MlipNetwork, item, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    x, z, i, j, offsets, _, _ = item
+def batch(items) -> tuple:
+    """Configurations as one disjoint graph: (x, z, i, j, offsets, graph, atoms per
+    configuration, energies, forces); edges are renumbered, so none crosses configurations."""
+    sizes = [it[0].shape[0] for it in items]
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    x0 = items[0][0]
+    graph = torch.repeat_interleave(
+        torch.arange(len(items), device=x0.device), torch.as_tensor(sizes, device=x0.device)
+    )
+    return (
+        torch.cat([it[0] for it in items]),
+        torch.cat([it[1] for it in items]),
+        torch.cat([it[2] + int(s0) for it, s0 in zip(items, start, strict=True)]),
+        torch.cat([it[3] + int(s0) for it, s0 in zip(items, start, strict=True)]),
+        torch.cat([it[4] for it in items]),
+        graph,
+        torch.as_tensor(sizes, dtype=x0.dtype, device=x0.device),
+        torch.as_tensor([it[5] for it in items], dtype=x0.dtype, device=x0.device),
+        torch.cat([it[6] for it in items]),
+    )
+
+
+def predict(model: MlipNetwork, b, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Energies (configurations,) and forces (atoms, 3) of a :func:`batch`: one forward and
+    one backward pass for all of them (the configurations do not interact)."""
+    x, z, i, j, offsets, graph, sizes = b[:7]
     x = x.detach().requires_grad_(True)
-    e = model(x, z, i, j, offsets)
-    (g,) = torch.autograd.grad(e, x, create_graph=create_graph)
+    e = model(x, z, i, j, offsets, graph=graph, n_graphs=len(sizes))
+    (g,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
     return e, -g
 
 
 def loss_terms(
-    model: MlipNetwork, item, config: MlipTrainConfig, create_graph: bool = True
+    model: MlipNetwork, b, config: MlipTrainConfig, create_graph: bool = True
 ) -> tuple[torch.Tensor, float, float]:
-    """(loss, |ΔE|/N in eV, mean |ΔF| in eV/Å) of one configuration."""
-    e, f = predict(model, item, create_graph)
-    n = item[0].shape[0]
-    de = (e - item[5]) / n
-    df = f - item[6]
-    loss = (
-        config.energy_weight * (de / E_UNIT) ** 2
-        + config.force_weight * ((df / F_UNIT) ** 2).mean()
+    """(loss, mean |ΔE|/N in eV, mean |ΔF| in eV/Å) of a :func:`batch`, each the mean over
+    its configurations of that configuration's own figure."""
+    e, f = predict(model, b, create_graph)
+    graph, sizes, e_ref, f_ref = b[5], b[6], b[7], b[8]
+    de = (e - e_ref) / sizes
+    df = f - f_ref
+    per_config = lambda v: v.new_zeros(len(sizes)).index_add(0, graph, v) / (3 * sizes)  # noqa: E731
+    loss = config.energy_weight * (de / E_UNIT) ** 2 + config.force_weight * per_config(
+        ((df / F_UNIT) ** 2).sum(-1)
     )
-    return loss, float(de.detach().abs()), float(df.detach().abs().mean())
+    f_abs = per_config(df.detach().abs().sum(-1))
+    return loss.mean(), float(de.detach().abs().mean()), float(f_abs.mean())
 
 
-def metrics(model: MlipNetwork, graphs: Graphs) -> dict:
+def metrics(model: MlipNetwork, graphs: Graphs, chunk: int = 8) -> dict:
     """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (meV/Å, per component)."""
     pairs = []
-    for item in graphs.items:
-        e, f = predict(model, item, False)
-        pairs.append((float(e.detach()), f.detach().cpu().numpy(), item[5], item[6].cpu().numpy()))
+    for k in range(0, len(graphs), chunk):
+        items = graphs.items[k : k + chunk]
+        e, f = predict(model, batch(items), False)
+        e, f = e.detach().cpu().numpy(), f.detach().cpu().numpy()
+        at = 0
+        for e_k, item in zip(e, items, strict=True):
+            n = item[0].shape[0]
+            pairs.append((float(e_k), f[at : at + n], item[5], item[6].cpu().numpy()))
+            at += n
     return error_metrics(pairs)
 
 
@@ -174,14 +208,10 @@ def train(
     def step_loss(step: int) -> tuple[float, dict]:
         size = min(config.batch_size, len(train_graphs))
         pick = rng(config.seed, MLIP_STEP, step).choice(len(train_graphs), size, replace=False)
-        total, e_err, f_err = 0.0, 0.0, 0.0
-        for k in pick:
-            loss, de, df = loss_terms(model, train_graphs.items[k], config)
-            (loss / len(pick)).backward()
-            total += float(loss.detach()) / len(pick)
-            e_err += de * 1e3 / len(pick)
-            f_err += df * 1e3 / len(pick)
-        return total, {"loss": total, "energy_mae_mev_atom": e_err, "force_mae_mev_a": f_err}
+        loss, de, df = loss_terms(model, batch([train_graphs.items[k] for k in pick]), config)
+        loss.backward()
+        total = float(loss.detach())
+        return total, {"loss": total, "energy_mae_mev_atom": de * 1e3, "force_mae_mev_a": df * 1e3}
 
     def evaluate(step: int) -> dict:
         if len(val_graphs) and ((step + 1) % config.eval_every == 0 or step == config.steps - 1):
