@@ -219,12 +219,10 @@ def main() -> None:
     arch = model_config(args.model)
     short_s, long_s = args.short_min * 60, args.long_min * 60
     torch.set_num_threads(args.threads)
-    if args.worker == "ours":
+    if args.worker == "ours" or args.only_ours:
         return worker_ours(configs, work, short_s, long_s, arch)
     if args.worker == "mace":
         return worker_mace(configs, work, short_s, long_s)
-    if args.only_ours:
-        return worker_ours(configs, work, short_s, long_s, arch)
     import mace_peer  # noqa: F401 — fail now, with the install hint, not after the training
 
     if not args.evaluate_only:

@@ -237,18 +237,13 @@ class MlipNetwork(nn.Module):
         h = self.embed(numbers)
         for layer in self.layers:
             h = layer(h, numbers, i, j, rbf, sh, env, n)
-        if graph is None:
-            pool = torch.softmax(self.attend(h).squeeze(-1), 0)
-            learned = (
-                self.atom_energy(h).sum()
-                + n * self.mean_energy(h.mean(0)).squeeze()
-                + n * (pool[:, None] * self.attention_energy(h)).sum()
-            )
-            return self.reference[numbers].sum() + self.scale * learned
+        if graph is None:  # one configuration: a batch of one
+            zeros = torch.zeros(n, dtype=torch.long, device=x.device)
+            return self._batch_energy(h, numbers, zeros, 1)[0]
         return self._batch_energy(h, numbers, graph, n_graphs)
 
     def _batch_energy(self, h, numbers, graph, n_graphs: int) -> torch.Tensor:
-        """The pooling of :meth:`forward` per configuration (segment sums and softmax)."""
+        """The pooling of the module doc per configuration (segment sums and softmax)."""
         per = lambda v: v.new_zeros((n_graphs, *v.shape[1:])).index_add(0, graph, v)  # noqa: E731
         count = per(torch.ones_like(h[:, 0]))
         mean = per(h) / count[:, None]
