@@ -10,6 +10,9 @@ the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the
 * **Radial basis:** Bessel functions √(2/r_c) sin(nπr/r_c)/r times the smooth polynomial
   envelope u(r/r_c) of DimeNet (p = 6): value and slope go to 0 at the cutoff, so the energy
   is smooth as atoms cross it.
+  The radial functions R_l(r) of a block's moments are a linear map of this basis, or with
+  ``radial_hidden`` > 0 a one-hidden-layer MLP of it (MACE's radial MLP), which resolves the
+  steep short-range repulsion met in hot MD better.
 * **Angular features:** real spherical harmonics Y_lm(r̂_ij) up to ``lmax`` (≤ 3).
 * **Dual-path dynamic attention:** per edge and head, a *geometric* score from the radial
   basis and a *chemical* score from the two atoms' features and species (query·key) are
@@ -56,6 +59,7 @@ class MlipConfig:
     layers: int = 2
     heads: int = 4
     correlation: int = 2
+    radial_hidden: int = 0
     species: int = 100
 
     def __post_init__(self):
@@ -66,6 +70,8 @@ class MlipConfig:
                 f"mlip correlation {self.correlation}: expected 2, or 3 with lmax ≥ 2 "
                 f"(lmax is {self.lmax})"
             )
+        if self.radial_hidden < 0:
+            raise ValueError(f"mlip radial_hidden {self.radial_hidden}: expected ≥ 0")
         if self.cutoff <= 0 or self.radial < 1 or self.layers < 1 or self.heads < 1:
             raise ValueError(f"mlip config: positive cutoff, radial, layers, heads ({self})")
         if self.width % self.heads:
@@ -134,7 +140,12 @@ class _Interaction(nn.Module):
         self.pair_q, self.pair_k = nn.Embedding(c.species, w), nn.Embedding(c.species, w)
         self.gate = _mlp(c.radial + 2 * w, w, h)
         self.value = nn.Linear(w, w)
-        self.filter = nn.Linear(c.radial, w * (c.lmax + 1))
+        n_filter = w * (c.lmax + 1)
+        self.filter = (
+            _mlp(c.radial, c.radial_hidden, n_filter)
+            if c.radial_hidden
+            else nn.Linear(c.radial, n_filter)
+        )
         cubic = 2 * w if c.correlation == 3 else 0
         self.update = _mlp(w + w * (c.lmax + 1) + cubic, w, w)
 
