@@ -11,7 +11,10 @@ a larger budget (``--reference-proposals`` each), under other seeds.
 Force calls are counted at the backend (physics.engine.force_calls): proposals, quenches,
 NEBs and Hessians; the transformer's wall time includes the network's.
 
-Usage: python bench/event_search.py [--model results/default/model/transformer.pt]
+Several ``--model`` files run side by side, each as its own transformer finder named by its
+file (e.g. the same data trained for 1500 and for 12000 steps).
+
+Usage: python bench/event_search.py [--model results/default/model/transformer.pt ...]
        [--proposals 24] [--reference-proposals 96] [--seeds 3] [--temperature 200]
 """
 
@@ -63,7 +66,9 @@ def covered(found: list[dict], reference: list[dict], numbers) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=None, help="transformer model file (else no transformer)")
+    ap.add_argument(
+        "--model", action="append", default=[], help="transformer model file (repeatable)"
+    )
     ap.add_argument("--length", type=int, default=6)
     ap.add_argument("--cutoff", type=int, default=1)
     ap.add_argument("--adatoms", type=int, default=2)
@@ -74,8 +79,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    finders = ["displacement", "dimer"] + (["transformer"] if args.model else [])
-    model = load_model(args.model) if args.model else None
+    # label -> (finder, model): the model-free finders, then one transformer per model file.
+    finders = {"displacement": ("displacement", None), "dimer": ("dimer", None)}
+    for path in args.model:
+        label = "transformer" if len(args.model) == 1 else f"tf:{Path(path).parent.name}"
+        if label in finders:
+            raise SystemExit(f"--model {path}: two model files in folders named {label[3:]!r}")
+        finders[label] = ("transformer", load_model(path))
     with tempfile.TemporaryDirectory() as tmp:
         pot = Path(tmp) / "Pt.eam.alloy"
         write_setfl(zhou_table("Pt"), pot)
@@ -90,7 +100,8 @@ def main() -> None:
         )
         validation = ValidationConfig(neb_steps=600)
 
-        def run(finder: str, proposals: int, seed: int):
+        def run(label: str, proposals: int, seed: int):
+            finder, model = finders[label]
             job = SearchJob(0, 0, 0, numbers, res.positions, res.energy, seed)
             config = FinderConfig(proposals=proposals)
             t0 = time.perf_counter()

@@ -23,6 +23,7 @@ Writes ``<campaign>/benchmarks/mlip_vs_mace.json`` (atomically); the workflow's
 ``mlip/peers.csv`` and report show it beside the MLIP's own evaluation once it exists.
 Usage: python bench/mlip_vs_mace.py --campaign results/default [--short-min 15 --long-min 45]
        [--model correlation=3 --model width=48]  (the MLIP's architecture, else the defaults)
+       [--train energy_weight=0.01]  (the MLIP's training keys, else the defaults)
 """
 
 from __future__ import annotations
@@ -70,21 +71,27 @@ def split(configs, name):
     return [c for c in configs if c["split"] == name]
 
 
-def model_config(pairs: list[str]) -> MlipConfig:
-    """The MLIP's architecture: MlipConfig's defaults (the workflow's) with KEY=VALUE changes."""
-    fields = {f: type(v) for f, v in asdict(MlipConfig()).items()}
+def with_changes(kind, flag: str, pairs: list[str], managed=(), **fixed):
+    """``kind``'s defaults (the workflow's) with ``--flag KEY=VALUE`` changes; ``fixed`` and
+    ``managed`` keys (those the bench sets itself) cannot be changed."""
+    fields = {
+        f: type(v) for f, v in asdict(kind(**fixed)).items() if f not in fixed and f not in managed
+    }
     changes = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in fields or not value:
-            sys.exit(f"--model {pair!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}")
-        changes[key] = fields[key](value)
-    return MlipConfig(**changes)
+            sys.exit(f"{flag} {pair!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}")
+        if fields[key] is bool and value.lower() not in ("true", "false"):
+            sys.exit(f"{flag} {pair!r}: expected true or false")
+        changes[key] = value.lower() == "true" if fields[key] is bool else fields[key](value)
+    return kind(**fixed, **changes)
 
 
-def worker_ours(configs, work: Path, short_s: float, long_s: float, arch: MlipConfig) -> None:
+def worker_ours(
+    configs, work: Path, short_s: float, long_s: float, arch: MlipConfig, base: MlipTrainConfig
+) -> None:
     tr, va = split(configs, "train"), split(configs, "val")
-    base = MlipTrainConfig(seed=SEED)
     times = {}
     with tempfile.TemporaryDirectory() as tmp:  # fresh: a kept checkpoint would skip steps
         for steps in (10, 50, 150):  # the step rate, without the set-up cost (10: warm-up)
@@ -200,6 +207,9 @@ def main() -> None:
     ap.add_argument("--barriers", type=int, default=10)
     ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument(
+        "--train", action="append", default=[], metavar="KEY=VALUE", help="MLIP training key"
+    )
+    ap.add_argument(
         "--work", help="folder of the trained models (default: <campaign>/benchmarks/mlip_vs_mace)"
     )
     ap.add_argument("--only-ours", action="store_true", help="train the MLIP alone (no report)")
@@ -216,11 +226,13 @@ def main() -> None:
     work = Path(args.work) if args.work else campaign / "benchmarks/mlip_vs_mace"
     work.mkdir(parents=True, exist_ok=True)
     configs = read_configs(data)
-    arch = model_config(args.model)
+    arch = with_changes(MlipConfig, "--model", args.model)
+    budgeted = ("steps", "checkpoint_every", "eval_every")  # set from the CPU budget
+    base = with_changes(MlipTrainConfig, "--train", args.train, budgeted, seed=SEED)
     short_s, long_s = args.short_min * 60, args.long_min * 60
     torch.set_num_threads(args.threads)
     if args.worker == "ours" or args.only_ours:
-        return worker_ours(configs, work, short_s, long_s, arch)
+        return worker_ours(configs, work, short_s, long_s, arch, base)
     if args.worker == "mace":
         return worker_mace(configs, work, short_s, long_s)
     import mace_peer  # noqa: F401 — fail now, with the install hint, not after the training
@@ -236,10 +248,12 @@ def main() -> None:
         ]
         if any(p.wait() for p in procs):
             sys.exit(f"a training failed: see {work}/ours.log and {work}/mace.log")
-    report(args, campaign, work, configs, arch)
+    report(args, campaign, work, configs, arch, base)
 
 
-def report(args, campaign: Path, work: Path, configs, arch: MlipConfig) -> None:
+def report(
+    args, campaign: Path, work: Path, configs, arch: MlipConfig, base: MlipTrainConfig
+) -> None:
     test = split(configs, "test")
     mace_specs = mace_models(configs, work)
     mace_info = json.loads((work / "mace.json").read_text())
@@ -295,7 +309,7 @@ def report(args, campaign: Path, work: Path, configs, arch: MlipConfig) -> None:
         "campaign": str(campaign),
         "threads_per_training": args.threads,
         "budgets_s": {"short": args.short_min * 60, "long": args.long_min * 60},
-        "mlip": {"model": asdict(arch), "training": asdict(MlipTrainConfig(seed=SEED))},
+        "mlip": {"model": asdict(arch), "training": asdict(base)},
         "mace": {"config": mace_info["config"], "parameters": mace_info["stats"]["parameters"]},
         "splits": {s: len(split(configs, s)) for s in ("train", "val", "test")},
         "models": rows,
