@@ -11,8 +11,8 @@ a larger budget (``--reference-proposals`` each), under other seeds.
 Force calls are counted at the backend (physics.engine.force_calls): proposals, quenches,
 NEBs and Hessians; the transformer's wall time includes the network's.
 
-Several ``--model`` files run side by side, each as its own transformer finder named by its
-file (e.g. the same data trained for 1500 and for 12000 steps).
+Several ``--model`` files run side by side, each as its own transformer finder named by the
+folder that holds it (``tf:<folder>``; e.g. the same data trained for 1500 and 4000 steps).
 
 Usage: python bench/event_search.py [--model results/default/model/transformer.pt ...]
        [--proposals 24] [--reference-proposals 96] [--seeds 3] [--temperature 200]
