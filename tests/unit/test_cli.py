@@ -105,3 +105,14 @@ def test_melted_cluster_is_disordered_and_seeded(tmp_path):
     assert a["energy_eV"] != c["energy_eV"]
     assert a["energy_eV"] > ordered["energy_eV"] + 0.5  # Pt55 icosahedron lies deeper
     assert a["melted_at_K"] == 1600
+
+
+def test_every_command_prints_its_help(capsys):
+    """``--help`` of every command renders (argparse reads % in a help text as a format)."""
+    from hopformer.cli import COMMANDS
+
+    for name, _ in COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert name in capsys.readouterr().out

@@ -5,6 +5,8 @@ resuming a killed training, and using a model file wherever a potential is expec
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -28,11 +30,19 @@ from hopformer.mlip.training import Graphs, MlipTrainConfig, batch, metrics, pre
 
 @pytest.fixture(scope="module")
 def model():
-    """Every path of the network: moments to l = 3, their third-order (4-body) products and
-    radial functions from an MLP."""
+    """Every path of the network: moments to l = 3, their third-order (4-body) products,
+    radial functions from an MLP and vector features passed between blocks (three blocks, so
+    vectors built from vectors are in it too)."""
     torch.manual_seed(0)
     config = MlipConfig(
-        cutoff=5.0, lmax=3, width=16, heads=4, layers=2, correlation=3, radial_hidden=16
+        cutoff=5.0,
+        lmax=3,
+        width=16,
+        heads=4,
+        layers=3,
+        correlation=3,
+        radial_hidden=16,
+        vectors=True,
     )
     net = MlipNetwork(config).double()
     with torch.no_grad():  # forces of O(0.01–0.1) eV/Å, not vanishing
@@ -119,6 +129,57 @@ def test_energy_is_invariant_to_rotation_translation_permutation_and_images(mode
     rotated.set_cell(al32.cell.array @ q.T, scale_atoms=False)
     rotated.positions = al32.positions @ q.T
     assert _energy(model, rotated) == pytest.approx(e_al, abs=1e-10)
+
+
+def test_vector_features_carry_into_the_next_blocks_energy(model, pt55):
+    """The vector path is live: the second and third blocks' vector messages change the energy
+    (the symmetry tests above hold with them in), and a first block's vectors are all zero."""
+    x = pt55.positions + np.random.default_rng(3).normal(scale=0.1, size=pt55.positions.shape)
+    e = _energy(model, pt55, x)
+    for block in (1, 2):
+        cut = copy.deepcopy(model)
+        with torch.no_grad():
+            cut.layers[block].vector_in.weight.zero_()
+        assert abs(_energy(cut, pt55, x) - e) > 1e-6
+    cut = copy.deepcopy(model)
+    with torch.no_grad():
+        cut.layers[0].vector_in.weight.normal_()
+    assert _energy(cut, pt55, x) == pytest.approx(e, abs=1e-12)
+
+
+def test_the_gated_sum_attention_gives_consistent_forces_and_counts_neighbours(pt55):
+    """``attention: sigmoid``: forces are still the energy's derivatives and the energy is
+    rotation invariant; unlike the softmax, a moment grows with the number of neighbours, so
+    an atom's l = 0 moment doubles when a second, identical set of neighbours is added."""
+    torch.manual_seed(4)
+    net = MlipNetwork(MlipConfig(cutoff=5.0, width=8, heads=2, attention="sigmoid")).double()
+    with torch.no_grad():
+        net.scale.fill_(200.0)
+    x = pt55.positions + np.random.default_rng(5).normal(scale=0.05, size=pt55.positions.shape)
+    out = energy_forces(net, x, pt55.numbers)
+    forces = out["forces"].detach().numpy()
+    h = 1e-4
+    for a, k in [(0, 0), (9, 1), (40, 2)]:
+        xp, xm = x.copy(), x.copy()
+        xp[a, k] += h
+        xm[a, k] -= h
+        fd = -(_energy(net, pt55, xp) - _energy(net, pt55, xm)) / (2 * h)
+        assert abs(fd - forces[a, k]) < 1e-6 * np.abs(forces).max()
+    q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(3, 3)))
+    assert _energy(net, pt55, x @ q.T) == pytest.approx(_energy(net, pt55, x), abs=1e-10)
+    # a centre with one neighbour, then with that neighbour twice (same distance and species):
+    # the gated sum's weight doubles, the softmax's (with its sink) does not
+    score = torch.zeros((1, 2), dtype=torch.float64)
+    env = torch.ones(1, dtype=torch.float64)
+    block = net.layers[0]
+    one = block._weights(score, env, torch.tensor([0]), 1).sum(0)
+    two = block._weights(score.repeat(2, 1), env.repeat(2), torch.tensor([0, 0]), 1).sum(0)
+    torch.testing.assert_close(two, 2 * one)
+    soft = MlipNetwork(MlipConfig(cutoff=5.0, width=8, heads=2)).double().layers[0]
+    s_one = soft._weights(score, env, torch.tensor([0]), 1).sum(0)
+    s_two = soft._weights(score.repeat(2, 1), env.repeat(2), torch.tensor([0, 0]), 1).sum(0)
+    torch.testing.assert_close(s_one, torch.full((2,), 0.5, dtype=torch.float64))
+    torch.testing.assert_close(s_two, torch.full((2,), 2 / 3, dtype=torch.float64))
 
 
 def test_the_energy_is_smooth_where_a_neighbour_crosses_the_cutoff(model):

@@ -155,7 +155,9 @@ def add_flags(
     ``section``, or ``only`` some names, when given)."""
     for key, spec in _keys_of(command, section, only):
         (kind,) = _types(spec)
-        kwargs = {"default": spec["default"], "help": f"{spec['description']} [{key}]"}
+        # argparse formats help with %: a literal one ("to 5 %") must be doubled
+        text = spec["description"].replace("%", "%%")
+        kwargs = {"default": spec["default"], "help": f"{text} [{key}]"}
         if kind == "array":
             item = spec.get("items", {})
             kwargs["type"] = _list_of(_ITEMS[_types(item)[0] if "type" in item else "string"], item)

@@ -18,13 +18,21 @@ the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the
   basis and a *chemical* score from the two atoms' features and species (query·key) are
   mixed by a per-edge gate σ(g_ij) that is itself learned from both; weights are a softmax
   over i's neighbours with a sink, α_ij = u_ij e^{s_ij} / (1 + Σ_k u_ik e^{s_ik}), so an
-  edge enters and leaves the sum continuously.
+  edge enters and leaves the sum continuously. With ``attention: sigmoid`` the weights are
+  u_ij σ(s_ij) instead, a gated sum that is not normalised over the neighbours, so a moment
+  counts neighbours as EAM's density does (MACE's moments are plain sums too).
 * **Equivariant aggregation, invariant update:**
   A_i,lm = Σ_j α_ij R_l(r_ij) ⊙ (W h_j) Y_lm(r̂_ij); the layer's new features use only the
   rotation invariants Σ_m A_i,lm² per l and channel (3-body terms: two neighbours and the
   centre). With ``correlation: 3`` also the third-order products vᵀTv and tr T³, v the l = 1
   moment as a vector and T the l = 2 moment as a symmetric traceless matrix
   (:func:`cubic_invariants`): 4-body terms, the order of MACE's "correlation 3".
+* **Vector features (``vectors: true``):** each block also passes on a vector feature per
+  atom and channel, v_i ← v_i + W A_i,1 (its l = 1 moment, mixed across channels), and the next
+  block's messages carry the neighbours' vectors: R(r_ij) v_j · r̂_ij into the l = 0 moment and
+  R'(r_ij) v_j into the l = 1 moment (MACE-like equivariant messages, l ≤ 1). The block also
+  reads v_i · A_i,1. So a second block sees the directions around each neighbour, not only
+  their rotation invariants.
   So E is invariant to rotation, reflection, translation and permutation of same-element
   atoms by construction, and forces are equivariant.
 * **Multi-perspective pooling:** E = Σ_i [e_z(i) + ε(h_i)] + N·φ(mean_i h_i) +
@@ -60,6 +68,8 @@ class MlipConfig:
     heads: int = 4
     correlation: int = 2
     radial_hidden: int = 0
+    vectors: bool = False
+    attention: str = "softmax"
     species: int = 100
 
     def __post_init__(self):
@@ -70,6 +80,10 @@ class MlipConfig:
                 f"mlip correlation {self.correlation}: expected 2, or 3 with lmax ≥ 2 "
                 f"(lmax is {self.lmax})"
             )
+        if self.attention not in ("softmax", "sigmoid"):
+            raise ValueError(f"mlip attention {self.attention!r}: expected softmax or sigmoid")
+        if self.vectors and self.lmax < 1:
+            raise ValueError(f"mlip vectors: true needs lmax ≥ 1 (lmax is {self.lmax})")
         if self.radial_hidden < 0:
             raise ValueError(f"mlip radial_hidden {self.radial_hidden}: expected ≥ 0")
         if self.cutoff <= 0 or self.radial < 1 or self.layers < 1 or self.heads < 1:
@@ -79,6 +93,11 @@ class MlipConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: the gated sum's divisor: about the weight Σ_j u_ij σ(s_ij) of a surface atom's neighbours
+#: within 5.5 Å at σ ≈ 1/2, so that the moments start O(1)
+SUM_SCALE = 10.0
 
 
 def envelope(d: torch.Tensor, p: int = 6) -> torch.Tensor:
@@ -147,9 +166,16 @@ class _Interaction(nn.Module):
             else nn.Linear(c.radial, n_filter)
         )
         cubic = 2 * w if c.correlation == 3 else 0
-        self.update = _mlp(w + w * (c.lmax + 1) + cubic, w, w)
+        if c.vectors:
+            # the neighbours' vectors into the l = 0 and l = 1 moments, and the new vectors
+            self.vector_in = nn.Linear(w, w, bias=False)
+            self.vector_filter = nn.Linear(c.radial, 2 * w)
+            self.vector_out = nn.Linear(w, w, bias=False)
+        self.update = _mlp(w + w * (c.lmax + 1) + cubic + (w if c.vectors else 0), w, w)
 
-    def forward(self, h, z, i, j, rbf, sh, env, n_atoms):
+    def forward(self, h, v, z, i, j, rbf, sh, env, n_atoms):
+        """New scalar features h (N, C) and, with ``vectors``, vector features v (N, 3, C);
+        v is None otherwise."""
         c = self.c
         heads, per = c.heads, c.width // c.heads
         q = (self.query(h)[i] + self.pair_q(z)[i]).view(-1, heads, per)
@@ -158,28 +184,56 @@ class _Interaction(nn.Module):
         s_geo = self.geo(rbf)
         g = torch.sigmoid(self.gate(torch.cat([rbf, h[i], h[j]], -1)))
         score = g * s_geo + (1 - g) * s_chem  # (E, heads)
-        # softmax over i's neighbours with a sink of weight 1, scaled by the envelope
-        top = torch.zeros((n_atoms, heads), dtype=h.dtype, device=h.device)
-        top = top.scatter_reduce(
-            0, i[:, None].expand(-1, heads), score.detach(), "amax", include_self=True
-        )
-        w_edge = env[:, None] * torch.exp(score - top[i])
-        norm = torch.exp(-top).index_add(0, i, w_edge)
-        alpha = w_edge / norm[i]  # (E, heads)
+        alpha = self._weights(score, env, i, n_atoms)  # (E, heads)
         value = self.value(h)[j].view(-1, heads, per) * alpha[..., None]
         value = value.reshape(-1, c.width)
         radial = self.filter(rbf).view(-1, c.lmax + 1, c.width)
         invariants, moments = [], []
+        vector_msgs = self._vector_messages(v, alpha, j, rbf, sh) if c.vectors else ()
         for l in range(c.lmax + 1):  # noqa: E741
             ylm = sh[:, l * l : (l + 1) ** 2]  # (E, 2l+1)
             msg = (radial[:, l] * value)[:, None, :] * ylm[:, :, None]  # (E, 2l+1, C)
             a = torch.zeros((n_atoms, 2 * l + 1, c.width), dtype=h.dtype, device=h.device)
+            if l < len(vector_msgs):
+                msg = msg + vector_msgs[l]
             a = a.index_add(0, i, msg)
             invariants.append((a * a).sum(1))
             moments.append(a)
         if c.correlation == 3:
             invariants += cubic_invariants(moments[1], moments[2])
-        return h + self.update(torch.cat([h, *invariants], -1))
+        if not c.vectors:
+            return h + self.update(torch.cat([h, *invariants], -1)), None
+        invariants.append((v * moments[1]).sum(1))  # v_i · A_i,1
+        v = v + self.vector_out(moments[1])
+        return h + self.update(torch.cat([h, *invariants], -1)), v
+
+    def _weights(self, score, env, i, n_atoms) -> torch.Tensor:
+        """Edge weights α_ij (E, heads): with ``attention: softmax`` a softmax over i's
+        neighbours with a sink of weight 1, scaled by the envelope; with ``sigmoid`` the gated
+        sum u_ij σ(s_ij) / SUM_SCALE, unnormalised, so that a moment grows with the number of
+        neighbours as a density does."""
+        if self.c.attention == "sigmoid":
+            return env[:, None] * torch.sigmoid(score) / SUM_SCALE
+        heads = score.shape[1]
+        top = score.new_zeros((n_atoms, heads))
+        top = top.scatter_reduce(
+            0, i[:, None].expand(-1, heads), score.detach(), "amax", include_self=True
+        )
+        w_edge = env[:, None] * torch.exp(score - top[i])
+        norm = torch.exp(-top).index_add(0, i, w_edge)
+        return w_edge / norm[i]
+
+    def _vector_messages(self, v, alpha, j, rbf, sh) -> tuple[torch.Tensor, torch.Tensor]:
+        """The neighbours' vectors v_j as messages into the l = 0 moment, R v_j · r̂_ij
+        (E, 1, C), and into the l = 1 moment, R' v_j (E, 3, C; Cartesian x, y, z is the order
+        of the l = 1 harmonics), each weighted by its head's attention α_ij."""
+        c = self.c
+        vj = self.vector_in(v)[j]  # (E, 3, C)
+        weight = alpha.repeat_interleave(c.width // c.heads, dim=1)  # (E, C): its head's α
+        radial = self.vector_filter(rbf).view(-1, 2, c.width) * weight[:, None, :]
+        unit = sh[:, 1:4] / math.sqrt(3.0)  # r̂_ij
+        along = (vj * unit[:, :, None]).sum(1) * radial[:, 0]
+        return along[:, None, :], vj * radial[:, 1, None, :]
 
 
 def cubic_invariants(a1: torch.Tensor, a2: torch.Tensor) -> list[torch.Tensor]:
@@ -246,8 +300,9 @@ class MlipNetwork(nn.Module):
         sh = spherical_harmonics(rij / r[:, None], self.config.lmax)
         n = x.shape[0]
         h = self.embed(numbers)
+        v = h.new_zeros((n, 3, self.config.width)) if self.config.vectors else None
         for layer in self.layers:
-            h = layer(h, numbers, i, j, rbf, sh, env, n)
+            h, v = layer(h, v, numbers, i, j, rbf, sh, env, n)
         if graph is None:  # one configuration: a batch of one
             zeros = torch.zeros(n, dtype=torch.long, device=x.device)
             return self._batch_energy(h, numbers, zeros, 1)[0]
