@@ -95,8 +95,8 @@ class MlipConfig:
         return asdict(self)
 
 
-#: the gated sum's divisor: about the weight Σ_j u_ij σ(s_ij) of a surface atom's neighbours
-#: within 5.5 Å at σ ≈ 1/2, so that the moments start O(1)
+#: the gated sum's divisor: the envelope weights Σ_j u_ij of an atom's neighbours within
+#: 5.5 Å are 5–13 (Pt55, median 8; bulk Al 13), so the weights per atom sum to O(1)
 SUM_SCALE = 10.0
 
 
