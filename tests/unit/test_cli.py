@@ -7,7 +7,7 @@ import json
 import pytest
 from ase.io import read
 
-from hopformer.cli import main
+from hopformer.cli import COMMANDS, main
 from hopformer.physics.eam import read_setfl, setfl_text
 from hopformer.physics.zhou2004 import zhou_table
 
@@ -109,8 +109,6 @@ def test_melted_cluster_is_disordered_and_seeded(tmp_path):
 
 def test_every_command_prints_its_help(capsys):
     """``--help`` of every command renders (argparse reads % in a help text as a format)."""
-    from hopformer.cli import COMMANDS
-
     for name, _ in COMMANDS:
         with pytest.raises(SystemExit) as done:
             main([name, "--help"])

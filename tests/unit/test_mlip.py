@@ -63,6 +63,15 @@ def _energy(model, atoms, positions=None, cell=None):
     return float(energy_forces(model, x, atoms.numbers, cell)["energy"].detach())
 
 
+def _fd_force(model, atoms, x, a, k, cell=None, h=1e-4):
+    """−∂E/∂x[a, k] by central differences (h = 1e-4 Å: truncation ~1e-9 here; round-off
+    grows below 1e-5)."""
+    xp, xm = x.copy(), x.copy()
+    xp[a, k] += h
+    xm[a, k] -= h
+    return -(_energy(model, atoms, xp, cell) - _energy(model, atoms, xm, cell)) / (2 * h)
+
+
 def test_spherical_harmonics_are_normalised_and_the_envelope_is_smooth():
     u = torch.nn.functional.normalize(torch.randn(20, 3, dtype=torch.float64), dim=-1)
     sh = spherical_harmonics(u, 3)
@@ -86,12 +95,8 @@ def test_forces_and_stress_are_derivatives_of_the_energy(model, pt55, al32, syst
     forces = out["forces"].detach().numpy()
     scale = np.abs(forces).max()
     assert scale > 0.02, "forces large enough for a relative check"
-    h = 1e-4  # central differences: truncation ~1e-9 here; round-off grows below 1e-5
     for a, k in [(0, 0), (3, 1), (7, 2), (11, 0), (20, 1), (31, 2)]:
-        xp, xm = atoms.positions.copy(), atoms.positions.copy()
-        xp[a, k] += h
-        xm[a, k] -= h
-        fd = -(_energy(model, atoms, xp, cell) - _energy(model, atoms, xm, cell)) / (2 * h)
+        fd = _fd_force(model, atoms, atoms.positions, a, k, cell)
         assert abs(fd - forces[a, k]) < 1e-6 * scale, (a, k, fd, forces[a, k])
     if cell is not None:
         stress = out["stress"].detach().numpy()
@@ -158,12 +163,8 @@ def test_the_gated_sum_attention_gives_consistent_forces_and_counts_neighbours(p
     x = pt55.positions + np.random.default_rng(5).normal(scale=0.05, size=pt55.positions.shape)
     out = energy_forces(net, x, pt55.numbers)
     forces = out["forces"].detach().numpy()
-    h = 1e-4
     for a, k in [(0, 0), (9, 1), (40, 2)]:
-        xp, xm = x.copy(), x.copy()
-        xp[a, k] += h
-        xm[a, k] -= h
-        fd = -(_energy(net, pt55, xp) - _energy(net, pt55, xm)) / (2 * h)
+        fd = _fd_force(net, pt55, x, a, k)
         assert abs(fd - forces[a, k]) < 1e-6 * np.abs(forces).max()
     q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(3, 3)))
     assert _energy(net, pt55, x @ q.T) == pytest.approx(_energy(net, pt55, x), abs=1e-10)
