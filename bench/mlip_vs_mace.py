@@ -63,7 +63,7 @@ from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.io import write_json_atomic
 from hopformer.physics.structure import center_in_vacuum
 
-SEED = 1
+SEED = 1  # both models' initialisation and batch order, unless --seed says otherwise
 SYSTEMS = ("Pt55", "Al108")
 
 
@@ -125,12 +125,12 @@ def worker_ours(
         (work / f"ours-{name}.json").write_text(json.dumps(summary))
 
 
-def worker_mace(configs, work: Path, short_s: float, long_s: float) -> None:
+def worker_mace(configs, work: Path, short_s: float, long_s: float, seed: int) -> None:
     import mace_peer
 
     tr, va = split(configs, "train"), split(configs, "val")
-    model, stats = mace_peer.build(tr, mace_peer.MaceConfig(), SEED)
-    run = mace_peer.train(model, tr, va, mace_peer.MaceConfig(), long_s, SEED, snapshot_s=short_s)
+    model, stats = mace_peer.build(tr, mace_peer.MaceConfig(), seed)
+    run = mace_peer.train(model, tr, va, mace_peer.MaceConfig(), long_s, seed, snapshot_s=short_s)
     torch.save(model.state_dict(), work / "mace-long.state")
     snap = run.pop("snapshot")
     torch.save(snap["state"], work / "mace-short.state")
@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--long-min", type=float, default=45.0, help="CPU minutes per model")
     ap.add_argument("--threads", type=int, default=1, help="per training process")
     ap.add_argument("--barriers", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=SEED, help="both models' (spreads over seeds)")
     ap.add_argument("--model", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument(
         "--train", action="append", default=[], metavar="KEY=VALUE", help="MLIP training key"
@@ -228,13 +229,13 @@ def main() -> None:
     configs = read_configs(data)
     arch = with_changes(MlipConfig, "--model", args.model)
     budgeted = ("steps", "checkpoint_every", "eval_every")  # set from the CPU budget
-    base = with_changes(MlipTrainConfig, "--train", args.train, budgeted, seed=SEED)
+    base = with_changes(MlipTrainConfig, "--train", args.train, budgeted, seed=args.seed)
     short_s, long_s = args.short_min * 60, args.long_min * 60
     torch.set_num_threads(args.threads)
     if args.worker == "ours" or args.only_ours:
         return worker_ours(configs, work, short_s, long_s, arch, base)
     if args.worker == "mace":
-        return worker_mace(configs, work, short_s, long_s)
+        return worker_mace(configs, work, short_s, long_s, args.seed)
     import mace_peer  # noqa: F401 — fail now, with the install hint, not after the training
 
     if not args.evaluate_only:

@@ -412,3 +412,49 @@ def test_a_batch_of_configurations_is_each_configuration_alone(model, pt55, al32
             f[at : at + len(atoms)].detach().numpy(), alone["forces"].numpy(), atol=1e-9
         )
         at += len(atoms)
+
+
+def test_the_neb_weight_scales_the_loss_of_neb_images(model, pt55, al32, tmp_path):
+    """A batch's loss is the weighted mean of its configurations' own losses, and
+    ``neb_weight`` is the weight of NEB images in training: at 0, a training set of NEB images
+    alone moves no parameter."""
+    from hopformer.mlip.calculator import load_network
+    from hopformer.mlip.training import loss_terms, new_network
+
+    rng_ = np.random.default_rng(2)
+    configs = [
+        {
+            "positions": a.positions + rng_.normal(scale=0.05, size=a.positions.shape),
+            "numbers": a.numbers,
+            "cell": c,
+            "energy": -3.0 * len(a),
+            "forces": rng_.normal(scale=0.1, size=(len(a), 3)),
+            "source": "neb",
+            "config_id": f"neb-x/{k}",
+        }
+        for k, (a, c) in enumerate([(pt55, None), (al32, al32.cell.array), (pt55, None)])
+    ]
+    graphs = Graphs(configs, model.config.cutoff, torch.float64, "cpu")
+    cfg = MlipTrainConfig()
+    alone = [loss_terms(model, batch([it]), cfg, False)[0].item() for it in graphs.items]
+    w = torch.tensor([0.5, 3.0, 0.0], dtype=torch.float64)
+    weighted = loss_terms(model, batch(graphs.items), cfg, False, weights=w)[0].item()
+    assert weighted == pytest.approx(float(np.dot(w.numpy(), alone)) / 3, rel=1e-10)
+    assert min(alone) > 0
+
+    small = MlipConfig(cutoff=4.0, radial=4, width=8, heads=2, layers=1)
+    frozen = MlipTrainConfig(steps=3, batch_size=2, neb_weight=0.0, eval_every=3)
+    train(
+        configs,
+        [],
+        small,
+        frozen,
+        tmp_path / "m.pt",
+        tmp_path / "l.csv",
+        tmp_path / "c",
+        log=lambda m: None,
+    )
+    start = new_network(small, frozen, configs).state_dict()
+    state = load_network(tmp_path / "m.pt").state_dict()
+    for name, value in start.items():
+        torch.testing.assert_close(state[name].to(value.dtype), value, msg=name)

@@ -2,7 +2,9 @@
 resumable, with a validation split.
 
 Loss per configuration, in units of the acceptance targets so that 1 means "at target":
-``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``. Before the first
+``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``, multiplied by
+``neb_weight`` for NEB images (the configurations near saddles, which decide the barriers;
+docs/design.md §12). Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
@@ -52,6 +54,7 @@ class MlipTrainConfig:
     learning_rate: float = 2e-3
     energy_weight: float = 0.1
     force_weight: float = 1.0
+    neb_weight: float = 1.0
     checkpoint_every: int = 200
     eval_every: int = 200
     seed: int = 1
@@ -121,10 +124,15 @@ def predict(model: MlipNetwork, b, create_graph: bool) -> tuple[torch.Tensor, to
 
 
 def loss_terms(
-    model: MlipNetwork, b, config: MlipTrainConfig, create_graph: bool = True
+    model: MlipNetwork,
+    b,
+    config: MlipTrainConfig,
+    create_graph: bool = True,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, float, float]:
     """(loss, mean |ΔE|/N in eV, mean |ΔF| in eV/Å) of a :func:`batch`, each the mean over
-    its configurations of that configuration's own figure."""
+    its configurations of that configuration's own figure; the loss's mean is weighted by
+    ``weights`` (one per configuration) when given."""
     e, f = predict(model, b, create_graph)
     graph, sizes, e_ref, f_ref = b[5], b[6], b[7], b[8]
     de = (e - e_ref) / sizes
@@ -134,6 +142,8 @@ def loss_terms(
         ((df / F_UNIT) ** 2).sum(-1)
     )
     f_abs = per_config(df.detach().abs().sum(-1))
+    if weights is not None:
+        loss = loss * weights
     return loss.mean(), float(de.detach().abs().mean()), float(f_abs.mean())
 
 
@@ -204,11 +214,17 @@ def train(
     train_graphs = Graphs(train_configs, model_config.cutoff, dtype, dev)
     val_graphs = Graphs(val_configs, model_config.cutoff, dtype, dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    weights = torch.as_tensor(
+        [config.neb_weight if c.get("source") == "neb" else 1.0 for c in train_configs],
+        dtype=dtype,
+        device=dev,
+    )
 
     def step_loss(step: int) -> tuple[float, dict]:
         size = min(config.batch_size, len(train_graphs))
         pick = rng(config.seed, MLIP_STEP, step).choice(len(train_graphs), size, replace=False)
-        loss, de, df = loss_terms(model, batch([train_graphs.items[k] for k in pick]), config)
+        b = batch([train_graphs.items[k] for k in pick])
+        loss, de, df = loss_terms(model, b, config, weights=weights[torch.as_tensor(pick)])
         loss.backward()
         total = float(loss.detach())
         return total, {"loss": total, "energy_mae_mev_atom": de * 1e3, "force_mae_mev_a": df * 1e3}
