@@ -83,10 +83,11 @@ def test_edits_rerun_exactly_the_affected_jobs(done):
 def test_a_killed_segment_job_leaves_no_shard_and_the_rerun_completes(workflow):
     workflow.edit_config("splicing", "segment_ps", 100.0)  # long enough to be caught running
     shard = workflow.results / "splice/round-000/worker-000/segments.parquet"
-    run = workflow.popen()
+    target = str(shard.relative_to(workflow.root))  # this job alone: no other 100 ps job to wait on
+    run = workflow.popen(target)
     deadline, pid = time.time() + 120, None
     while pid is None and time.time() < deadline and run.poll() is None:
-        pids = processes("run-segments", str(shard.relative_to(workflow.root)))
+        pids = processes("run-segments", target)
         log = workflow.results / "logs/splice/round-000/run_segments-000.log"
         if pids and log.exists() and "segment 1/" in log.read_text():
             pid = pids[0]
@@ -99,7 +100,7 @@ def test_a_killed_segment_job_leaves_no_shard_and_the_rerun_completes(workflow):
     assert not list(shard.parent.glob(".*.tmp"))
 
     workflow.edit_config("splicing", "segment_ps", 4.0)
-    workflow.snakemake()
+    workflow.snakemake(target)
     assert read_table(shard, schema.SEGMENT_SHARD).num_rows == 2
 
 
