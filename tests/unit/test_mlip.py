@@ -414,10 +414,10 @@ def test_a_batch_of_configurations_is_each_configuration_alone(model, pt55, al32
         at += len(atoms)
 
 
-def test_the_neb_weight_scales_the_loss_of_neb_images(model, pt55, al32, tmp_path):
-    """A batch's loss is the weighted mean of its configurations' own losses, and
-    ``neb_weight`` is the weight of NEB images in training: at 0, a training set of NEB images
-    alone moves no parameter."""
+def test_the_neb_energy_factor_scales_the_energy_term_of_neb_images(model, pt55, al32, tmp_path):
+    """A batch's loss is the mean of its configurations' own losses with each energy term
+    scaled by its factor, and ``neb_energy_factor`` is that factor for NEB images in training:
+    at 0, with no force term, a training set of NEB images alone moves no parameter."""
     from hopformer.mlip.calculator import load_network
     from hopformer.mlip.training import loss_terms, new_network
 
@@ -435,26 +435,29 @@ def test_the_neb_weight_scales_the_loss_of_neb_images(model, pt55, al32, tmp_pat
         for k, (a, c) in enumerate([(pt55, None), (al32, al32.cell.array), (pt55, None)])
     ]
     graphs = Graphs(configs, model.config.cutoff, torch.float64, "cpu")
-    cfg = MlipTrainConfig()
-    alone = [loss_terms(model, batch([it]), cfg, False)[0].item() for it in graphs.items]
+
+    def alone(**weights):  # each configuration's own loss with only these terms
+        cfg = MlipTrainConfig(**weights)
+        return np.array(
+            [loss_terms(model, batch([it]), cfg, False)[0].item() for it in graphs.items]
+        )
+
+    energy, force = alone(force_weight=0.0), alone(energy_weight=0.0)
+    assert energy.min() > 0 and force.min() > 0
     w = torch.tensor([0.5, 3.0, 0.0], dtype=torch.float64)
-    weighted = loss_terms(model, batch(graphs.items), cfg, False, weights=w)[0].item()
-    assert weighted == pytest.approx(float(np.dot(w.numpy(), alone)) / 3, rel=1e-10)
-    assert min(alone) > 0
+    scaled = loss_terms(model, batch(graphs.items), MlipTrainConfig(), False, energy_factors=w)
+    assert scaled[0].item() == pytest.approx(np.mean(w.numpy() * energy + force), rel=1e-10)
 
     small = MlipConfig(cutoff=4.0, radial=4, width=8, heads=2, layers=1)
-    frozen = MlipTrainConfig(steps=3, batch_size=2, neb_weight=0.0, eval_every=3)
-    train(
-        configs,
-        [],
-        small,
-        frozen,
-        tmp_path / "m.pt",
-        tmp_path / "l.csv",
-        tmp_path / "c",
-        log=lambda m: None,
-    )
-    start = new_network(small, frozen, configs).state_dict()
-    state = load_network(tmp_path / "m.pt").state_dict()
-    for name, value in start.items():
-        torch.testing.assert_close(state[name].to(value.dtype), value, msg=name)
+
+    def moved(factor: float) -> bool:
+        cfg = MlipTrainConfig(
+            steps=3, batch_size=2, force_weight=0.0, neb_energy_factor=factor, eval_every=3
+        )
+        d = tmp_path / str(factor)
+        train(configs, [], small, cfg, d / "m.pt", d / "l.csv", d / "c", log=lambda m: None)
+        start = new_network(small, cfg, configs).state_dict()
+        state = load_network(d / "m.pt").state_dict()
+        return any(not torch.equal(state[k].to(v.dtype), v) for k, v in start.items())
+
+    assert moved(1.0) and not moved(0.0)

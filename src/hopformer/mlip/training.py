@@ -2,9 +2,10 @@
 resumable, with a validation split.
 
 Loss per configuration, in units of the acceptance targets so that 1 means "at target":
-``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``, multiplied by
-``neb_weight`` for NEB images (the configurations near saddles, which decide the barriers;
-docs/design.md §12). Before the first
+``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``, with the energy
+term multiplied by ``neb_energy_factor`` for NEB images: a converged band's images are nearly
+relaxed (forces of a few meV/Å), so its barrier is in their energies, not their forces
+(docs/design.md §12). Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
@@ -54,7 +55,7 @@ class MlipTrainConfig:
     learning_rate: float = 2e-3
     energy_weight: float = 0.1
     force_weight: float = 1.0
-    neb_weight: float = 1.0
+    neb_energy_factor: float = 1.0
     checkpoint_every: int = 200
     eval_every: int = 200
     seed: int = 1
@@ -128,22 +129,21 @@ def loss_terms(
     b,
     config: MlipTrainConfig,
     create_graph: bool = True,
-    weights: torch.Tensor | None = None,
+    energy_factors: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, float, float]:
     """(loss, mean |ΔE|/N in eV, mean |ΔF| in eV/Å) of a :func:`batch`, each the mean over
-    its configurations of that configuration's own figure; the loss's mean is weighted by
-    ``weights`` (one per configuration) when given."""
+    its configurations of that configuration's own figure; ``energy_factors`` (one per
+    configuration) multiply the energy terms when given."""
     e, f = predict(model, b, create_graph)
     graph, sizes, e_ref, f_ref = b[5], b[6], b[7], b[8]
     de = (e - e_ref) / sizes
     df = f - f_ref
     per_config = lambda v: v.new_zeros(len(sizes)).index_add(0, graph, v) / (3 * sizes)  # noqa: E731
-    loss = config.energy_weight * (de / E_UNIT) ** 2 + config.force_weight * per_config(
-        ((df / F_UNIT) ** 2).sum(-1)
-    )
+    energy = config.energy_weight * (de / E_UNIT) ** 2
+    if energy_factors is not None:
+        energy = energy * energy_factors
+    loss = energy + config.force_weight * per_config(((df / F_UNIT) ** 2).sum(-1))
     f_abs = per_config(df.detach().abs().sum(-1))
-    if weights is not None:
-        loss = loss * weights
     return loss.mean(), float(de.detach().abs().mean()), float(f_abs.mean())
 
 
@@ -214,8 +214,8 @@ def train(
     train_graphs = Graphs(train_configs, model_config.cutoff, dtype, dev)
     val_graphs = Graphs(val_configs, model_config.cutoff, dtype, dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    weights = torch.as_tensor(
-        [config.neb_weight if c.get("source") == "neb" else 1.0 for c in train_configs],
+    energy_factors = torch.as_tensor(
+        [config.neb_energy_factor if c.get("source") == "neb" else 1.0 for c in train_configs],
         dtype=dtype,
         device=dev,
     )
@@ -224,7 +224,9 @@ def train(
         size = min(config.batch_size, len(train_graphs))
         pick = rng(config.seed, MLIP_STEP, step).choice(len(train_graphs), size, replace=False)
         b = batch([train_graphs.items[k] for k in pick])
-        loss, de, df = loss_terms(model, b, config, weights=weights[torch.as_tensor(pick)])
+        loss, de, df = loss_terms(
+            model, b, config, energy_factors=energy_factors[torch.as_tensor(pick)]
+        )
         loss.backward()
         total = float(loss.detach())
         return total, {"loss": total, "energy_mae_mev_atom": de * 1e3, "force_mae_mev_a": df * 1e3}
