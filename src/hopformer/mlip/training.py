@@ -5,7 +5,7 @@ Loss per configuration, in units of the acceptance targets so that 1 means "at t
 ``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``, with the energy
 term multiplied by ``neb_energy_factor`` for NEB images: a converged band's images are nearly
 relaxed (forces of a few meV/Å), so its barrier is in their energies, not their forces
-(docs/design.md §12). Before the first
+(docs/results.md, "The barrier lives in the energies"). Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
