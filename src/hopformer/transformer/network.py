@@ -35,6 +35,12 @@ mixture explains moving atoms by widening sigma and the means never learn the mo
 Sampling draws focus, component and Gaussian noise from one seeded ``torch.Generator``;
 *mode* decoding takes the most probable focus and component and their mean.
 
+**Calibrated move length** (docs/design.md §6): a mean fitted by squared error averages the
+moves its examples disagree on and falls short, so candidates move ``move_scale`` times the
+chosen mean's move, one factor per hint-size bucket, set after training from the val split
+(:func:`hopformer.transformer.training.calibrate_moves`). The loss never reads it; 1 (the
+default) is the bare mixture.
+
 Units: Å. Shapes: B clusters padded to N atoms (``atom_mask`` marks the real ones).
 """
 
@@ -46,7 +52,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from hopformer.transformer.context import Context
+
 PAIR_WIDTH = 48  # width of the pair-feature embedding
+SCALE_BUCKETS = 10  # hint-size buckets of ``move_scale``: k = 0, 1, 2–3, 4–7, …, ≥ 256
 NEG = -1e9  # additive mask: finite, so a softmax over masked logits never yields NaN
 
 
@@ -119,6 +128,14 @@ class Sinusoids(nn.Module):
     def forward(self, r: Tensor) -> Tensor:
         phase = r.unsqueeze(-1) * self.omega
         return torch.cat([phase.sin(), phase.cos()], dim=-1)
+
+
+def scale_bucket(k: Tensor) -> Tensor:
+    """The ``move_scale`` bucket of hint sizes ``k`` (integer tensor): 0 for k = 0, else
+    1 + ⌊log2 k⌋ (k = 1 → 1, 2–3 → 2, 4–7 → 3, …), capped at the last bucket."""
+    k = k.long()
+    exponent = torch.floor(torch.log2(k.clamp(min=1).double())).long()
+    return torch.where(k > 0, exponent + 1, 0).clamp(max=SCALE_BUCKETS - 1)
 
 
 def envelope(d: Tensor, cutoff: float) -> Tensor:
@@ -205,6 +222,14 @@ class TransitionModel(nn.Module):
             self.dec_bias.weight[-2 * m :].zero_()
             self.dec_bias.bias[-2 * m :].zero_()
         self.out_scale = nn.Parameter(torch.tensor(0.1))
+        # Not a parameter: set by calibration after training (module doc), saved with the
+        # weights. Files and checkpoints written before it load as the bare mixture (1).
+        self.register_buffer("move_scale", torch.ones(SCALE_BUCKETS))
+        self.register_load_state_dict_pre_hook(
+            lambda module, state, prefix, *_: state.setdefault(
+                prefix + "move_scale", torch.ones(SCALE_BUCKETS)
+            )
+        )
 
     # -- the cluster's context: everything that does not depend on the focus ------------------
     def prepare(self, batch: Batch) -> Context:
@@ -347,47 +372,18 @@ class TransitionModel(nn.Module):
         focus = focus.to(ctx.mask.device)
         means, sigma, log_weights = self._mixture(ctx, focus)
         rows = torch.arange(len(focus), device=means.device)
+        scale = self.move_scale[scale_bucket(ctx.hint.sum(1))][:, None, None]
         if mode:
-            x = means[rows, log_weights.argmax(-1)]
+            mean = means[rows, log_weights.argmax(-1)]
+            x = ctx.x + scale * (mean - ctx.x)
         else:
             comp = torch.multinomial(log_weights.exp().cpu(), 1, generator=generator).squeeze(-1)
             comp = comp.to(means.device)
             noise = torch.randn(means[:, 0].shape, generator=generator, dtype=means.dtype)
-            x = means[rows, comp] + sigma[rows, comp][..., None] * noise.to(means.device)
+            mean = ctx.x + scale * (means[rows, comp] - ctx.x)
+            x = mean + sigma[rows, comp][..., None] * noise.to(means.device)
         b, n = batch.atom_mask.shape
         x = (x.double() + ctx.centre.double()).view(b, samples, n, 3)
         hint = batch.hint_mask[:, None, :, None]
         x = torch.where(hint, batch.hint_positions.double()[:, None], x)
         return x * batch.atom_mask[:, None, :, None]
-
-
-@dataclass
-class Context:
-    """What :meth:`TransitionModel.prepare` computes once per cluster (shapes as in the model;
-    ``biases`` per decoder block, ``bond_pair``/``hint_pair`` the pair terms of the head)."""
-
-    mask: Tensor
-    hint: Tensor
-    x: Tensor
-    centre: Tensor
-    delta: Tensor
-    r: Tensor
-    env: Tensor
-    memory: Tensor
-    query: Tensor
-    biases: list[list[Tensor]]
-    bond_pair: Tensor
-    hint_pair: Tensor
-    focus_logits: Tensor
-
-    def expand(self, samples: int) -> Context:
-        """Each cluster's context repeated ``samples`` times (cluster-major order)."""
-        if samples == 1:
-            return self
-
-        def rep(t: Tensor) -> Tensor:
-            return t.repeat_interleave(samples, dim=0)
-
-        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        fields["biases"] = [[rep(t) for t in block] for block in self.biases]
-        return Context(**{f: v if f == "biases" else rep(v) for f, v in fields.items()})

@@ -12,6 +12,9 @@
   edit never continues a stale run.
 * **Validation loss** is computed at every epoch end and at the last step, on the val split
   with hints of fixed, cycling sizes (seeded), so it is comparable across epochs.
+* **Move calibration** after the last step: :func:`calibrate_moves` sets the model's
+  ``move_scale`` from the val split (docs/design.md §6), deterministically, so a resumed or
+  repeated training writes the same model file.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ import torch
 from hopformer.ml.loop import Schedule, fingerprint, fit, seeded_init
 from hopformer.ml.modelfile import build_model, read_model_file, save_model_file
 from hopformer.streams import TRAIN_EPOCH, TRAIN_STEP, TRAIN_VAL, rng
-from hopformer.transformer.examples import Example, example_batch, hint_sizes
-from hopformer.transformer.network import ModelConfig, TransitionModel
+from hopformer.transformer.examples import Example, example_batch, hint_sizes, top_k_atoms
+from hopformer.transformer.network import SCALE_BUCKETS, ModelConfig, TransitionModel
 
 KIND = "transformer"
 LOSS_COLUMNS = (
@@ -106,6 +109,54 @@ def validation_loss(
             n += len(chunk)
     model.train()
     return total / n
+
+
+#: Validation transitions the move calibration reads at most (the split's first ones).
+CALIBRATION_EXAMPLES = 512
+#: Bounds of a calibrated factor: a split too small to trust cannot make moves absurd.
+SCALE_RANGE = (0.5, 4.0)
+
+
+def calibrate_moves(
+    model: TransitionModel,
+    examples: Sequence[Example],
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+) -> list[float]:
+    """Set ``model.move_scale`` so that, per hint-size bucket, the mode candidate's free
+    atoms move as far as the true transition's: the factor is 1 / median over ``examples`` of
+    ‖mode move‖ / ‖true move‖ (free atoms, hint k = 0, 1, 2, 4, … of each example, the
+    protocol's top-k hints), within :data:`SCALE_RANGE`. A bucket without examples takes the
+    factor of the nearest smaller k (1 when there is none); with no examples at all the
+    factors stay as they are (a fine-tuning keeps its start's). Returns the factors."""
+    model.eval()
+    examples = list(examples)[:CALIBRATION_EXAMPLES]
+    if not examples:
+        return model.move_scale.tolist()
+    model.move_scale.fill_(1.0)
+    ratios: list[list[float]] = [[] for _ in range(SCALE_BUCKETS)]
+    with torch.no_grad():
+        for bucket, k in enumerate([0] + [2**b for b in range(SCALE_BUCKETS - 1)]):
+            chunk = [ex for ex in examples if k <= hint_sizes(ex.natoms)[-1]]
+            for i in range(0, len(chunk), batch_size):
+                part = chunk[i : i + batch_size]
+                batch, target = example_batch(part, [k] * len(part), model.config.max_atoms)
+                cand = model.sample(batch.to(device), mode=True)[:, 0].cpu()
+                for j, ex in enumerate(part):
+                    free = np.ones(ex.natoms, dtype=bool)
+                    free[top_k_atoms(ex, k)] = False
+                    x0 = batch.positions[j, : ex.natoms][free]
+                    true = float((target[j, : ex.natoms][free] - x0).norm())
+                    made = float((cand[j, : ex.natoms][free] - x0).norm())
+                    if true > 1e-6:
+                        ratios[bucket].append(made / true)
+    scales, last = [], 1.0
+    for r in ratios:
+        if r:
+            last = float(np.clip(1.0 / max(np.median(r), 1e-9), *SCALE_RANGE))
+        scales.append(last)
+    model.move_scale.copy_(torch.tensor(scales))
+    return scales
 
 
 def train(
@@ -190,6 +241,7 @@ def train(
         device=dev,
         log=log,
     )
+    scales = calibrate_moves(model, val_examples, config.batch_size, dev)
     vals = [r["val_loss"] for r in rows if r["val_loss"] != ""]
     summary = {
         "completed": True,
@@ -206,6 +258,7 @@ def train(
         "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "fingerprint": fp,
+        "move_scale": scales,
     }
     save_model_file(out, KIND, model.config.to_dict(), model, summary)
     return summary
