@@ -4,6 +4,7 @@ the workflow tests and the fault suite; made once, on first use)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -15,6 +16,7 @@ from hopformer.physics.states import quench
 from hopformer.physics.zhou2004 import zhou_table
 from hopformer.reference.cluster import melt
 from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId
+from hopformer.transformer.examples import Example
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +59,22 @@ def pt55_transitions(pt_potential, disordered_pt55):
     engine.close()
     assert len(transitions) >= 6, "a melt-quenched Pt55 at 900 K hops every few ps"
     return transitions
+
+
+@pytest.fixture(scope="session")
+def pt55_examples(pt55_transitions):
+    """The same transitions as the transformer's examples (transition i: states i → i + 1)."""
+    return [
+        Example(
+            np.asarray(t["numbers"], dtype=np.int64),
+            np.asarray(t["initial_positions"]),
+            np.asarray(t["final_positions"]),
+            i,
+            i + 1,
+            t["atoms_moved"],
+        )
+        for i, t in enumerate(pt55_transitions)
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hopformer.transformer.examples import Example, collate, example_batch, top_k_atoms
+from hopformer.transformer.examples import collate, example_batch, top_k_atoms
 from hopformer.transformer.network import SCALE_BUCKETS, ModelConfig, scale_bucket
 from hopformer.transformer.training import SCALE_RANGE, calibrate_moves, new_model
 
@@ -15,15 +15,8 @@ SMALL = ModelConfig(d_model=32, heads=2, encoder_layers=1, decoder_layers=1, com
 
 
 @pytest.fixture(scope="module")
-def examples(pt55_transitions):
-    return [
-        Example(
-            np.asarray(t["numbers"], dtype=np.int64),
-            np.asarray(t["initial_positions"]),
-            np.asarray(t["final_positions"]),
-        )
-        for t in pt55_transitions
-    ]
+def examples(pt55_examples):
+    return pt55_examples
 
 
 def _median_move_ratio(model, examples, k):

@@ -17,30 +17,16 @@ from hopformer.data.shards import write_rows
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.relax import Relaxer
 from hopformer.transformer.evaluation import accuracy, surface_hint
-from hopformer.transformer.examples import Example, collate, hint_sizes, read_examples, top_k_atoms
+from hopformer.transformer.examples import collate, hint_sizes, read_examples, top_k_atoms
 from hopformer.transformer.network import NEG, ModelConfig
 from hopformer.transformer.training import TrainConfig, load_model, new_model, train
 
 SMALL = ModelConfig(d_model=32, heads=2, encoder_layers=1, decoder_layers=1, components=2)
 
 
-def _examples(transitions) -> list[Example]:
-    return [
-        Example(
-            np.asarray(t["numbers"], dtype=np.int64),
-            np.asarray(t["initial_positions"]),
-            np.asarray(t["final_positions"]),
-            i,
-            i + 1,
-            t["atoms_moved"],
-        )
-        for i, t in enumerate(transitions)
-    ]
-
-
 @pytest.fixture(scope="module")
-def examples(pt55_transitions):
-    return _examples(pt55_transitions)
+def examples(pt55_examples):
+    return pt55_examples
 
 
 @pytest.fixture(scope="module")
