@@ -372,16 +372,16 @@ class TransitionModel(nn.Module):
         focus = focus.to(ctx.mask.device)
         means, sigma, log_weights = self._mixture(ctx, focus)
         rows = torch.arange(len(focus), device=means.device)
-        scale = self.move_scale[scale_bucket(ctx.hint.sum(1))][:, None, None]
         if mode:
-            mean = means[rows, log_weights.argmax(-1)]
-            x = ctx.x + scale * (mean - ctx.x)
+            comp = log_weights.argmax(-1)
         else:
             comp = torch.multinomial(log_weights.exp().cpu(), 1, generator=generator).squeeze(-1)
             comp = comp.to(means.device)
+        scale = self.move_scale[scale_bucket(ctx.hint.sum(1))][:, None, None]
+        x = ctx.x + scale * (means[rows, comp] - ctx.x)
+        if not mode:
             noise = torch.randn(means[:, 0].shape, generator=generator, dtype=means.dtype)
-            mean = ctx.x + scale * (means[rows, comp] - ctx.x)
-            x = mean + sigma[rows, comp][..., None] * noise.to(means.device)
+            x = x + sigma[rows, comp][..., None] * noise.to(means.device)
         b, n = batch.atom_mask.shape
         x = (x.double() + ctx.centre.double()).view(b, samples, n, 3)
         hint = batch.hint_mask[:, None, :, None]
