@@ -32,8 +32,9 @@ LEARNING_SUBSET = 23
 LEARNING_TRAIN = 24
 # validation shards (under which SAMPLE / SURFACE pick the candidates of one state)
 VALIDATE = 31
-# the MLIP's and the trajectory surrogates' training batches
+# the MLIP's and the trajectory surrogates' training batches; the MLIP's band of each step
 MLIP_STEP = 41
+MLIP_BAND = 42
 SURROGATE_STEP = 51
 # kinetics: a search job's proposals (under it, one stream per finder), the KMC steps of a
 # round, the virtual walks that place the next round's searches, the fine-tuning batches

@@ -14,7 +14,7 @@ from hopformer.data import schema
 from hopformer.data.shards import read_table
 from hopformer.mlip.calculator import load_network
 from hopformer.mlip.data import read_configs
-from hopformer.mlip.training import Graphs, metrics
+from hopformer.mlip.training import Graphs, batch, metrics, predict
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import NVE, maxwell_boltzmann
 from hopformer.physics.md import md_speed
@@ -97,6 +97,41 @@ def barriers(
         on_mlip.close()
         ref.close()
     return out
+
+
+def path_barriers(model, transitions: Sequence[dict]) -> dict:
+    """The MLIP's barrier along each reference band, no relaxation: max − first of its
+    energies on the band's images (``path_positions``) beside the reference's
+    (``path_energies``). It isolates the energy profile from where the MLIP's own minima and
+    saddle lie; :func:`barriers` judges both. ``transitions`` are VALIDATION rows, ok bands."""
+    p = next(model.parameters())
+    errs = []
+    for t in transitions:
+        n = len(t["numbers"])
+        x = np.reshape(t["path_positions"], (-1, n, 3))
+        configs = [
+            {
+                "positions": xi,
+                "numbers": np.asarray(t["numbers"]),
+                "cell": None,
+                "energy": 0.0,
+                "forces": np.zeros((n, 3)),
+            }
+            for xi in x
+        ]
+        e, _ = predict(
+            model, batch(Graphs(configs, model.config.cutoff, p.dtype, p.device).items), False
+        )
+        e = e.detach().cpu().numpy()
+        ref = np.asarray(t["path_energies"])
+        errs.append(((e.max() - e[0]) - (ref.max() - ref[0])) * 1e3)
+    a = np.abs(errs)
+    return {
+        "bands": len(errs),
+        "mae_mev": float(a.mean()) if errs else None,
+        "mean_error_mev": float(np.mean(errs)) if errs else None,
+        "within_20_mev": int((a <= 20).sum()),
+    }
 
 
 def nve_stability(
@@ -201,15 +236,18 @@ def evaluate_mlip(
     log=lambda m: None,
 ) -> tuple[dict, list[dict]]:
     """The whole judgement of a trained MLIP: (summary, one barrier row per compared
-    transition). Test-split errors per source; NEB barriers of validated transitions whose
-    bands it never trained on (held-out bands first); an NVE run beside the same run on the
+    transition). Test-split errors per source; barriers along the reference bands of every
+    validated transition whose band it never trained on, and NEB barriers on the MLIP of
+    ``barrier_count`` of them (held-out bands first); an NVE run beside the same run on the
     reference; speed per atom and step beside the reference, and on periodic ``bulk``
     (its EAM file, element, lattice constant) when given."""
     model = load_network(model_path)
     configs = read_configs(data)
     summary = {"test_errors": errors_by_source(model, [c for c in configs if c["split"] == "test"])}
     log(str(summary["test_errors"]["all"]))
-    rows = untrained_transitions(configs, validation)[:barrier_count]
+    untrained = untrained_transitions(configs, validation)
+    summary["path_barriers"] = path_barriers(model, untrained)
+    rows = untrained[:barrier_count]
     found = barriers(model_path, potential, rows, fmax=neb_fmax, images=images, log=log)
     summary["barriers"] = barrier_summary(found)
     summary["nve"] = nve_stability(model_path, cluster, temperature, md_ps)

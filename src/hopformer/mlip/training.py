@@ -5,7 +5,11 @@ Loss per configuration, in units of the acceptance targets so that 1 means "at t
 ``energy_weight · (ΔE / N / 1 meV)² + force_weight · mean (ΔF / 20 meV/Å)²``, with the energy
 term multiplied by ``neb_energy_factor`` for NEB images: a converged band's images are nearly
 relaxed (forces of a few meV/Å), so its barrier is in their energies, not their forces
-(docs/results.md, "The barrier lives in the energies"). Before the first
+(docs/results.md, "The barrier lives in the energies"). With ``band_weight`` > 0 each step
+also draws ``band_images`` images of one training band and adds
+``band_weight · mean ((r − r̄) / 20 meV)²`` over them, r the total-energy error of an image:
+the error of the energy *differences* along the band, which a barrier is made of, whatever
+offset the model has on that band (docs/design.md §12). Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
@@ -32,7 +36,7 @@ from hopformer.ml.loop import Schedule, fingerprint, fit, seeded_init
 from hopformer.ml.modelfile import save_model_file
 from hopformer.mlip.model import MlipConfig, MlipNetwork
 from hopformer.physics.structure import neighbours
-from hopformer.streams import MLIP_STEP, rng
+from hopformer.streams import MLIP_BAND, MLIP_STEP, rng
 
 KIND = "mlip"
 LOSS_COLUMNS = (
@@ -46,6 +50,7 @@ LOSS_COLUMNS = (
 GRAD_CLIP = 100.0  # only a runaway gradient is clipped
 E_UNIT = 1e-3  # eV per atom: the energy target
 F_UNIT = 0.02  # eV/Å: the force target
+B_UNIT = 0.02  # eV, per band (not per atom): the barrier target
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class MlipTrainConfig:
     energy_weight: float = 0.1
     force_weight: float = 1.0
     neb_energy_factor: float = 1.0
+    band_weight: float = 0.0
+    band_images: int = 4
     checkpoint_every: int = 200
     eval_every: int = 200
     seed: int = 1
@@ -65,6 +72,8 @@ class MlipTrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"mlip training {name} must be ≥ 1, got {getattr(self, name)}")
+        if self.band_images < 2:
+            raise ValueError(f"mlip training band_images must be ≥ 2, got {self.band_images}")
 
 
 class Graphs:
@@ -147,6 +156,24 @@ def loss_terms(
     return loss.mean(), float(de.detach().abs().mean()), float(f_abs.mean())
 
 
+def band_term(model: MlipNetwork, b) -> torch.Tensor:
+    """mean ((r − r̄) / B_UNIT)² over the configurations of a :func:`batch` (images of one
+    band), r each one's total-energy error: zero for any constant offset, so it scores only
+    the energy differences between the images. Energies only: no force pass."""
+    x, z, i, j, offsets, graph, sizes, e_ref = b[:8]
+    r = model(x, z, i, j, offsets, graph=graph, n_graphs=len(sizes)) - e_ref
+    return (((r - r.mean()) / B_UNIT) ** 2).mean()
+
+
+def neb_bands(configs: Sequence[dict]) -> list[list[int]]:
+    """Indices of each NEB band's images in ``configs`` (bands of ≥ 2 images, by group)."""
+    bands: dict[str, list[int]] = {}
+    for k, c in enumerate(configs):
+        if c.get("source") == "neb":
+            bands.setdefault(c["group"], []).append(k)
+    return [v for _, v in sorted(bands.items()) if len(v) >= 2]
+
+
 def metrics(model: MlipNetwork, graphs: Graphs, chunk: int = 8) -> dict:
     """Energy MAE/RMSE (meV/atom) and force MAE/RMSE (meV/Å, per component)."""
     pairs = []
@@ -219,6 +246,7 @@ def train(
         dtype=dtype,
         device=dev,
     )
+    bands = neb_bands(train_configs) if config.band_weight > 0 else []
 
     def step_loss(step: int) -> tuple[float, dict]:
         size = min(config.batch_size, len(train_graphs))
@@ -227,6 +255,12 @@ def train(
         loss, de, df = loss_terms(
             model, b, config, energy_factors=energy_factors[torch.as_tensor(pick)]
         )
+        if bands:
+            draw = rng(config.seed, MLIP_BAND, step)
+            images = bands[draw.integers(len(bands))]
+            chosen = draw.choice(images, min(config.band_images, len(images)), replace=False)
+            band = batch([train_graphs.items[k] for k in chosen])
+            loss = loss + config.band_weight * band_term(model, band)
         loss.backward()
         total = float(loss.detach())
         return total, {"loss": total, "energy_mae_mev_atom": de * 1e3, "force_mae_mev_a": df * 1e3}
