@@ -452,7 +452,12 @@ def test_the_neb_energy_factor_scales_the_energy_term_of_neb_images(model, pt55,
 
     def moved(factor: float) -> bool:
         cfg = MlipTrainConfig(
-            steps=3, batch_size=2, force_weight=0.0, neb_energy_factor=factor, eval_every=3
+            steps=3,
+            batch_size=2,
+            force_weight=0.0,
+            neb_energy_factor=factor,
+            band_weight=0.0,
+            eval_every=3,
         )
         d = tmp_path / str(factor)
         train(configs, [], small, cfg, d / "m.pt", d / "l.csv", d / "c", log=lambda m: None)

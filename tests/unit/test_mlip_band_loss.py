@@ -86,11 +86,15 @@ def test_bands_are_grouped_by_their_neb_group_and_singletons_dropped(band):
     other = [dict(c, group="neb-other") for c in band[:3]]
     lone = [dict(band[0], group="neb-lone")]
     md = [dict(c, source="hot", group="hot-0") for c in band[:4]]
-    configs = md + band + lone + other
+    unnamed = [  # no group: the config id's prefix names the band
+        {**{k: v for k, v in c.items() if k != "group"}, "config_id": f"neb-anon/{i}"}
+        for i, c in enumerate(band[:2])
+    ]
+    configs = md + band + lone + other + unnamed
     groups = neb_bands(configs)
-    assert sorted(len(g) for g in groups) == [3, 9]
+    assert sorted(len(g) for g in groups) == [2, 3, 9]
     for g in groups:
-        assert len({configs[k]["group"] for k in g}) == 1
+        assert len({configs[k].get("group", configs[k]["config_id"][:8]) for k in g}) == 1
         assert all(configs[k]["source"] == "neb" for k in g)
 
 

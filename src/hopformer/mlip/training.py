@@ -61,7 +61,7 @@ class MlipTrainConfig:
     energy_weight: float = 0.1
     force_weight: float = 1.0
     neb_energy_factor: float = 1.0
-    band_weight: float = 0.0
+    band_weight: float = 1.0
     band_images: int = 4
     checkpoint_every: int = 200
     eval_every: int = 200
@@ -166,11 +166,13 @@ def band_term(model: MlipNetwork, b) -> torch.Tensor:
 
 
 def neb_bands(configs: Sequence[dict]) -> list[list[int]]:
-    """Indices of each NEB band's images in ``configs`` (bands of ≥ 2 images, by group)."""
+    """Indices of each NEB band's images in ``configs`` (bands of ≥ 2 images, by group, else
+    by the config id's prefix: ``neb-<transition>/<image>``)."""
     bands: dict[str, list[int]] = {}
     for k, c in enumerate(configs):
         if c.get("source") == "neb":
-            bands.setdefault(c["group"], []).append(k)
+            group = c.get("group") or c["config_id"].rsplit("/", 1)[0]
+            bands.setdefault(group, []).append(k)
     return [v for _, v in sorted(bands.items()) if len(v) >= 2]
 
 
