@@ -43,6 +43,7 @@ def model():
         correlation=3,
         radial_hidden=16,
         vectors=True,
+        attention="softmax",  # the gated sum has its own test below
     )
     net = MlipNetwork(config).double()
     with torch.no_grad():  # forces of O(0.01–0.1) eV/Å, not vanishing
@@ -176,7 +177,8 @@ def test_the_gated_sum_attention_gives_consistent_forces_and_counts_neighbours(p
     one = block._weights(score, env, torch.tensor([0]), 1).sum(0)
     two = block._weights(score.repeat(2, 1), env.repeat(2), torch.tensor([0, 0]), 1).sum(0)
     torch.testing.assert_close(two, 2 * one)
-    soft = MlipNetwork(MlipConfig(cutoff=5.0, width=8, heads=2)).double().layers[0]
+    soft = MlipNetwork(MlipConfig(cutoff=5.0, width=8, heads=2, attention="softmax"))
+    soft = soft.double().layers[0]
     s_one = soft._weights(score, env, torch.tensor([0]), 1).sum(0)
     s_two = soft._weights(score.repeat(2, 1), env.repeat(2), torch.tensor([0, 0]), 1).sum(0)
     torch.testing.assert_close(s_one, torch.full((2,), 0.5, dtype=torch.float64))

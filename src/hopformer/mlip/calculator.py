@@ -23,7 +23,7 @@ HOW = "train one with mlip.enabled: true, see config/campaigns/surrogates.yaml"
 def load_network(path: str | os.PathLike, dtype: torch.dtype = torch.float64) -> MlipNetwork:
     """A trained network from its model file (:mod:`hopformer.ml.modelfile`), in eval mode."""
     blob = read_model_file(path, KIND, HOW)
-    model = build_model(blob, path, lambda c: MlipNetwork(MlipConfig(**c)))
+    model = build_model(blob, path, lambda c: MlipNetwork(MlipConfig.from_saved(c)))
     return model.to(dtype).eval()
 
 

@@ -69,7 +69,7 @@ class MlipConfig:
     correlation: int = 2
     radial_hidden: int = 0
     vectors: bool = False
-    attention: str = "softmax"
+    attention: str = "sigmoid"
     species: int = 100
 
     def __post_init__(self):
@@ -93,6 +93,18 @@ class MlipConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_saved(cls, config: dict) -> MlipConfig:
+        """The config of a model file or checkpoint. A key added after files were first
+        written reads as what those files were trained with (:data:`LEGACY`), not as
+        today's default."""
+        return cls(**{**LEGACY, **config})
+
+
+#: keys a saved config may lack, and the value every model written without them had: the
+#: softmax was the only edge weighting before the gated sum became the default
+LEGACY = {"attention": "softmax"}
 
 
 #: the gated sum's divisor: the envelope weights Σ_j u_ij of an atom's neighbours within
@@ -341,7 +353,7 @@ class MlipNetwork(nn.Module):
 
     @classmethod
     def load(cls, saved: dict) -> MlipNetwork:
-        model = cls(MlipConfig(**saved["config"]))
+        model = cls(MlipConfig.from_saved(saved["config"]))
         model.load_state_dict(saved["state"])
         return model
 

@@ -58,7 +58,7 @@ class MlipTrainConfig:
     steps: int = 2000
     batch_size: int = 4
     learning_rate: float = 2e-3
-    energy_weight: float = 0.1
+    energy_weight: float = 0.01
     force_weight: float = 1.0
     neb_energy_factor: float = 1.0
     band_weight: float = 1.0
