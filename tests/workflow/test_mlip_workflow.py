@@ -63,6 +63,9 @@ def test_mlip_trains_on_a_campaign_and_is_judged_against_eam(done, tmp_path):
     assert speed["mlip"] > 0 and speed["eam"] > 0 and speed["mlip_bulk"] > 0
     barriers = pd.read_csv(mlip / "barriers.csv")
     assert len(barriers) == summary["barriers"]["transitions"] <= 1
+    path = summary["path_barriers"]  # every untrained band, of which barriers.csv takes 1
+    assert path["bands"] >= summary["barriers"]["transitions"]
+    assert path["bands"] == 0 or 0 <= path["within_20_mev"] <= path["bands"]
     # The MLIP beside its peer: the workflow's model alone, then beside the bench's models
     # once bench/mlip_vs_mace.py's summary appears (only the table reruns).
     peers = f"results/{done.config()['campaign']}/mlip/peers.csv"
