@@ -96,7 +96,7 @@ class MlipConfig:
 
     @classmethod
     def from_saved(cls, config: dict) -> MlipConfig:
-        """The config of a model file or checkpoint. A key added after files were first
+        """The config a model file was saved with. A key added after files were first
         written reads as what those files were trained with (:data:`LEGACY`), not as
         today's default."""
         return cls(**{**LEGACY, **config})
