@@ -8,13 +8,14 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from ase import Atoms, units
 
 from hopformer.data import schema
 from hopformer.data.shards import read_table
 from hopformer.mlip.calculator import load_network
 from hopformer.mlip.data import read_configs
-from hopformer.mlip.training import Graphs, batch, metrics, predict
+from hopformer.mlip.training import Graphs, batch, energies, metrics
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import NVE, maxwell_boltzmann
 from hopformer.physics.md import md_speed
@@ -119,10 +120,11 @@ def path_barriers(model, transitions: Sequence[dict]) -> dict:
             }
             for xi in x
         ]
-        e, _ = predict(
-            model, batch(Graphs(configs, model.config.cutoff, p.dtype, p.device).items), False
-        )
-        e = e.detach().cpu().numpy()
+        with torch.no_grad():  # energies only: no force pass
+            e = energies(
+                model, batch(Graphs(configs, model.config.cutoff, p.dtype, p.device).items)
+            )
+        e = e.cpu().numpy()
         ref = np.asarray(t["path_energies"])
         errs.append(((e.max() - e[0]) - (ref.max() - ref[0])) * 1e3)
     a = np.abs(errs)

@@ -123,12 +123,18 @@ def batch(items) -> tuple:
     )
 
 
+def energies(model: MlipNetwork, b, x: torch.Tensor | None = None) -> torch.Tensor:
+    """Energies (configurations,) of a :func:`batch`, one forward pass for all of them (at
+    positions ``x`` when given, else the batch's own)."""
+    x0, z, i, j, offsets, graph, sizes = b[:7]
+    return model(x0 if x is None else x, z, i, j, offsets, graph=graph, n_graphs=len(sizes))
+
+
 def predict(model: MlipNetwork, b, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Energies (configurations,) and forces (atoms, 3) of a :func:`batch`: one forward and
     one backward pass for all of them (the configurations do not interact)."""
-    x, z, i, j, offsets, graph, sizes = b[:7]
-    x = x.detach().requires_grad_(True)
-    e = model(x, z, i, j, offsets, graph=graph, n_graphs=len(sizes))
+    x = b[0].detach().requires_grad_(True)
+    e = energies(model, b, x)
     (g,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
     return e, -g
 
@@ -160,8 +166,7 @@ def band_term(model: MlipNetwork, b) -> torch.Tensor:
     """mean ((r − r̄) / B_UNIT)² over the configurations of a :func:`batch` (images of one
     band), r each one's total-energy error: zero for any constant offset, so it scores only
     the energy differences between the images. Energies only: no force pass."""
-    x, z, i, j, offsets, graph, sizes, e_ref = b[:8]
-    r = model(x, z, i, j, offsets, graph=graph, n_graphs=len(sizes)) - e_ref
+    r = energies(model, b) - b[7]
     return (((r - r.mean()) / B_UNIT) ** 2).mean()
 
 
