@@ -10,6 +10,7 @@ import torch
 from ase.build import bulk
 
 from hopformer.physics.md import masses_of
+from hopformer.physics.potentials import score, scorer
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, _tensors
 from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV
 from hopformer.surrogates.predictor import (
@@ -211,3 +212,28 @@ def test_an_nve_chain_holds_the_learned_energy_and_a_langevin_chain_does_not():
     fx, fv = chain(free.double().eval(), x, v, numbers, 10.0, 50)
     drift = np.ptp(learned_total(fx, fv))
     assert drift > 1e-4, "without the hold the same model's energy moves (the test can fail)"
+
+
+def test_an_nve_chain_held_on_a_potential_keeps_that_potentials_total_energy(pt55, pt_potential):
+    """The hold takes any energy of positions: on the reference EAM (one call per step), the
+    chain's EAM energy plus kinetic energy stays at its start, which the learned hold of the
+    same untrained weights does not."""
+    x = pt55.positions
+    v = np.random.default_rng(4).normal(scale=0.0011, size=x.shape)  # about 300 K
+    numbers = pt55.numbers
+    masses = masses_of(numbers)
+    torch.manual_seed(5)
+    model = TrajectoryPredictor(PredictorConfig(width=16, layers=1)).double().eval()
+
+    def eam_total(xs, vs):
+        energies = [e for e, _ in score(pt_potential, numbers, xs)]
+        return np.array(energies) + [kinetic_energy(b, masses) for b in vs]
+
+    with scorer(pt_potential, numbers, x) as one:
+        xs, vs = chain(model, x, v, numbers, 2.0, 20, energy=lambda y: one(y)[0])
+    held = eam_total(xs, vs)
+    kinetic = np.array([kinetic_energy(b, masses) for b in vs])
+    assert (kinetic > 0).all(), "the held chain never ran out of kinetic energy to rescale"
+    np.testing.assert_allclose(held, held[0], rtol=0, atol=1e-8 * abs(held[0]))
+    lx, lv = chain(model, x, v, numbers, 2.0, 20)
+    assert np.ptp(eam_total(lx, lv)) > 0.1, "the learned hold leaves the EAM energy free"

@@ -11,7 +11,8 @@ the foundation — never imports a learned model (docs/design.md, "Imports").
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -88,33 +89,48 @@ def open_engine(atoms: Atoms, potential: str | os.PathLike) -> Engine:
     return LammpsEngine(atoms, spec)
 
 
+@contextmanager
+def scorer(
+    potential: str | os.PathLike,
+    numbers: np.ndarray,
+    first: np.ndarray,
+    cell: np.ndarray | None = None,
+) -> Iterator[Callable[[np.ndarray], tuple[float, np.ndarray]]]:
+    """A function scoring configurations (energy eV, forces eV/Å) on ``potential`` through one
+    engine, open while the context lasts: a periodic ``cell``, or (None) a free cluster in a
+    vacuum box built around ``first``. A non-finite configuration (a broken rollout) scores
+    NaN."""
+    atoms = Atoms(numbers=numbers, positions=first, cell=cell, pbc=cell is not None)
+    if cell is None:
+        atoms = center_in_vacuum(atoms, 10.0)
+    engine = open_engine(atoms, potential)
+
+    def one(x: np.ndarray) -> tuple[float, np.ndarray]:
+        x = np.asarray(x, float)
+        if not np.isfinite(x).all():
+            return float("nan"), np.full(x.shape, np.nan)
+        engine.set_positions(x)
+        return float(engine.energy()), np.array(engine.forces(), float)
+
+    try:
+        yield one
+    finally:
+        engine.close()
+
+
 def score(
     potential: str | os.PathLike,
     numbers: np.ndarray,
     configs: Iterable[np.ndarray],
     cell: np.ndarray | None = None,
 ) -> list[tuple[float, np.ndarray]]:
-    """(energy eV, forces eV/Å) of each configuration on ``potential``, one engine for all: a
-    periodic ``cell``, or (None) a free cluster in a vacuum box. A non-finite configuration
-    (a broken rollout) scores NaN."""
+    """(energy eV, forces eV/Å) of each configuration on ``potential``, one engine for all
+    (:func:`scorer`)."""
     configs = [np.asarray(c, float) for c in configs]
     if not configs:
         return []
-    atoms = Atoms(numbers=numbers, positions=configs[0], cell=cell, pbc=cell is not None)
-    if cell is None:
-        atoms = center_in_vacuum(atoms, 10.0)
-    engine = open_engine(atoms, potential)
-    try:
-        out = []
-        for x in configs:
-            if not np.isfinite(x).all():
-                out.append((float("nan"), np.full(x.shape, np.nan)))
-                continue
-            engine.set_positions(x)
-            out.append((float(engine.energy()), np.array(engine.forces(), float)))
-        return out
-    finally:
-        engine.close()
+    with scorer(potential, numbers, configs[0], cell) as one:
+        return [one(x) for x in configs]
 
 
 def calculator(potential: str | os.PathLike) -> Calculator:

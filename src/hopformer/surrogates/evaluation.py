@@ -5,10 +5,12 @@ are :mod:`hopformer.surrogates.rollouts`)."""
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
 import numpy as np
 
 from hopformer.physics.md import masses_of, md_speed
+from hopformer.physics.potentials import scorer
 from hopformer.surrogates.integrator import DisplacementIntegrator, rollout
 from hopformer.surrogates.metrics import position_error, stable_horizon
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
@@ -61,6 +63,7 @@ def evaluate_predictor(
     damping_fs: float = 100.0,
     seed: int = 0,
     starts: int = 20,
+    hold_potential: str | None = None,
 ) -> tuple[dict, dict]:
     """The direct predictor against a held-out cluster run:
 
@@ -74,8 +77,23 @@ def evaluate_predictor(
     * wall time per simulated ps of both chains, and of the reference MD with ``potential``.
 
     A Langevin run is chained with its thermostat (``damping_fs``; noise seeded by ``seed``),
-    its single predictions are the mean.
+    its single predictions are the mean. An NVE chain holds its total energy on
+    ``hold_potential`` (a potential file: one energy call per step) where given, else on the
+    model's learned energy (:func:`~hopformer.surrogates.predictor.chain`).
     """
+    with ExitStack() as stack:
+        energy = None
+        if hold_potential is not None and run["ensemble"] != "langevin":
+            one = stack.enter_context(scorer(hold_potential, run["numbers"], run["positions"][0]))
+            energy = lambda y: one(y)[0]  # noqa: E731
+        return _evaluate_predictor(
+            model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
+        )
+
+
+def _evaluate_predictor(
+    model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
+) -> tuple[dict, dict]:
     s = frame_stride(run, stride_fs)
     x, v, numbers = run["positions"], run["velocities"], run["numbers"]
     last = len(x) - 1
@@ -94,7 +112,7 @@ def evaluate_predictor(
         summary[f"single_error_pm_{dt:g}fs"] = float(np.mean(errs))
     segments = min(int(round(rollout_ps * 1000 / stride_fs)), last // s)
     start = time.perf_counter()
-    xs, vs = chain(model, x[0], v[0], numbers, stride_fs, segments, thermostat)
+    xs, vs = chain(model, x[0], v[0], numbers, stride_fs, segments, thermostat, energy)
     wall = time.perf_counter() - start
     span = slice(0, segments * s + 1, s)
     fine, curves = judge_rollout(
@@ -114,7 +132,7 @@ def evaluate_predictor(
     long_steps = int(segments * stride_fs // horizon)
     if long_steps >= 1:
         start = time.perf_counter()
-        lx, lv = chain(model, x[0], v[0], numbers, horizon, long_steps, thermostat)
+        lx, lv = chain(model, x[0], v[0], numbers, horizon, long_steps, thermostat, energy)
         wall = time.perf_counter() - start
         lag = int(round(horizon / stride_fs)) * s
         ref = x[: long_steps * lag + 1 : lag]

@@ -25,6 +25,7 @@ conserved by construction in NVE steps (``conserve_momentum``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -188,17 +189,22 @@ def chain(
     dt: float,
     segments: int,
     thermostat: Thermostat | None = None,
+    energy: Callable[[np.ndarray], float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each;
     with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise).
-    Without one (NVE) and with ``conserve_energy`` in the model's config, each step's
-    velocities are rescaled about the centre of mass so that the learned potential energy
-    plus the kinetic energy stays what it was at the start (:func:`hold_energy`)."""
+    Without one (NVE), each step's velocities are rescaled about the centre of mass so that
+    the potential energy plus the kinetic energy stays what it was at the start
+    (:func:`hold_energy`): the potential energy is ``energy`` (positions → eV, e.g. another
+    potential's) where given, else the model's learned one if its config has
+    ``conserve_energy``; with neither, nothing is held."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
     masses = masses_of(numbers)
-    hold = thermostat is None and model.config.conserve_energy
+    hold = thermostat is None and (energy is not None or model.config.conserve_energy)
+    if energy is None:
+        energy = lambda y: potential_energy(model, y, numbers)  # noqa: E731
     if hold:
-        total = potential_energy(model, xs[0], numbers) + kinetic_energy(vs[0], masses)
+        total = energy(xs[0]) + kinetic_energy(vs[0], masses)
     if thermostat is not None:
         rng = np.random.default_rng(thermostat.seed)
         sigma = np.sqrt(
@@ -212,7 +218,7 @@ def chain(
         if thermostat is not None:
             nv = nv + sigma * rng.standard_normal(nv.shape)
         if hold:
-            nv = hold_energy(nv, masses, total - potential_energy(model, nx, numbers))
+            nv = hold_energy(nv, masses, total - energy(nx))
         xs.append(nx)
         vs.append(nv)
     return np.array(xs), np.array(vs)
