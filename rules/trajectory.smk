@@ -94,6 +94,7 @@ rule evaluate_integrator:
     params:
         surrogate="integrator",
         length=flags("evaluate-integrator"),
+        hold="",
     threads: 1
     log:
         log_of("trajectory/integrator/evaluate_integrator"),
@@ -103,7 +104,7 @@ rule evaluate_integrator:
         "../envs/hopformer.yaml"
     shell:
         "hopformer evaluate-{params.surrogate} {params.length} --threads {threads}"
-        " --model {input.model} --frames {input.frames} --potential {input.potential}"
+        " --model {input.model} --frames {input.frames} --potential {input.potential}{params.hold}"
         " --out {output.summary}"
         " --csv {output.csv} --plot {output.plot} > {log} 2>&1"
 
@@ -125,11 +126,18 @@ use rule train_integrator as train_predictor with:
         benchmark_of("trajectory/predictor/train_predictor")
 
 
+def predictor_hold():
+    """The potential file NVE chains of the predictor hold their energy on ([]: its own)."""
+    hold = TRAJECTORY["predictor"]["hold"]
+    return {"learned": [], "reference": [POTENTIAL_FILE], "mlip": [result("mlip/model.pt")]}[hold]
+
+
 use rule evaluate_integrator as evaluate_predictor with:
     input:
         model=rules.train_predictor.output.model,
         frames=surrogate_runs("cluster", held_out=True),
         potential=rules.make_potential.output.potential,
+        hold=predictor_hold(),
     output:
         summary=result("trajectory/predictor/evaluation.json"),
         csv=report(
@@ -147,6 +155,7 @@ use rule evaluate_integrator as evaluate_predictor with:
     params:
         surrogate="predictor",
         length=flags("evaluate-predictor"),
+        hold=lambda wc, input: f" --hold-potential {input.hold}" if input.hold else "",
     log:
         log_of("trajectory/predictor/evaluate_predictor"),
     benchmark:

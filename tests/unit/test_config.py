@@ -144,11 +144,18 @@ def test_library_defaults_agree_with_the_declaration(cls, section):
         ("transformer", "max_atoms", 20, ["55 atoms", "transformer.max_atoms"]),
         ("evaluation", "hint_sizes", [0, 1, 99], ["evaluation.hint_sizes", "[99]"]),
         ("mlip", "model", {**C.section_defaults("mlip.model"), "heads": 3}, ["mlip.model.heads"]),
+        (
+            "trajectory",
+            "predictor",
+            {**C.section_defaults("trajectory.predictor"), "hold": "mlip"},
+            ["trajectory.predictor.hold", "mlip.enabled"],
+        ),
     ],
 )
 def test_cross_field_checks_name_the_keys(section, key, value, words):
     campaign = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     campaign[section][key] = value
+    campaign["trajectory"]["enabled"] = True  # the trajectory section is checked when it runs
     with pytest.raises(C.ConfigError) as err:
         C.check(campaign, REPO)
     assert all(w in str(err.value) for w in words), str(err.value)

@@ -98,3 +98,23 @@ def test_the_surrogates_train_on_early_seeds_and_are_judged_on_the_last(workflow
     predictor_config = workflow.config()["trajectory"]["predictor"]
     workflow.edit_config("trajectory", "predictor", {**predictor_config, "rollout_ps": 0.2})
     assert workflow.planned(*targets) == {"evaluate_predictor": 1}, "only the evaluation reruns"
+
+
+def test_an_nve_chain_holds_its_energy_on_the_reference_potential(workflow):
+    workflow.edit_config("trajectory", "enabled", True)
+    workflow.edit_config("trajectory", "length_ps", 0.4)
+    workflow.edit_config("trajectory", "equilibrate_ps", 0.2)
+    workflow.edit_config("trajectory", "cluster", {"temperatures": [300.0], "ensembles": ["nve"]})
+    predictor = {"width": 8, "layers": 1, "steps": 5, "horizon_fs": 50.0, "rollout_ps": 0.3}
+    workflow.edit_config("trajectory", "predictor", predictor)
+    target = f"results/{workflow.config()['campaign']}/trajectory/predictor/evaluation.json"
+    workflow.snakemake(target)
+    learned = json.loads((workflow.root / target).read_text())[0]
+    workflow.edit_config("trajectory", "predictor", {**predictor, "hold": "reference"})
+    assert workflow.planned(target) == {"evaluate_predictor": 1}, "only the evaluation reruns"
+    workflow.snakemake(target)
+    held = json.loads((workflow.root / target).read_text())[0]
+    assert held["run"] == "cluster-nve-T300-s1" and held["frames"] == 31
+    # the reference potential scores the chain's energy: held on it, the total stays put
+    assert abs(held["energy_drift_mev_atom_model"]) < 1e-6
+    assert abs(learned["energy_drift_mev_atom_model"]) > 1e-3

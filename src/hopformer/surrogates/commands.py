@@ -157,6 +157,13 @@ def _evaluate_arguments(p, kind):
     p.add_argument(
         "--potential", default=None, help="reference EAM: scores energies, times reference MD"
     )
+    if kind == "predictor":
+        p.add_argument(
+            "--hold-potential",
+            default=None,
+            help="potential file (EAM or MLIP model) whose energy NVE chains hold with the "
+            "kinetic energy, one call per step (default: the predictor's learned energy)",
+        )
     add_threads(p)
     p.add_argument("--out", required=True, help="one summary per run (JSON)")
     p.add_argument("--csv", required=True, help="the same as CSV")
@@ -181,6 +188,7 @@ def _evaluate(args, kind):
                 args.potential,
                 args.damping_fs,
                 args.seed,
+                hold_potential=args.hold_potential,
             )
         rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
         first = first or (Path(path).stem, curves)
