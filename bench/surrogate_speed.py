@@ -6,7 +6,8 @@
 2. Trajectory surrogates: wall seconds per simulated ps of a rollout — the GNN integrator on
    Al256 (10 fs strides), the direct predictor on Pt55 (10 fs and 100 fs steps) — against the
    MD they are meant to replace, NVE on the project's MLIP (2 fs steps), and against LAMMPS
-   EAM (the reference potential, not a competitor), same system, same run.
+   EAM (the reference potential, not a competitor), same system, same run; the predictor's
+   NVE chains also with their energy held on the MLIP (``trajectory.predictor.hold: mlip``).
 
 In section 1 ratios are MLIP / EAM (> 1: the MLIP is slower); in section 2 they are speed-ups,
 reference time / surrogate time (> 1: the surrogate is faster). Weights are untrained: speed
@@ -31,6 +32,7 @@ from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.md import md_speed
+from hopformer.physics.potentials import scorer
 from hopformer.physics.zhou2004 import zhou_table
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, rollout
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
@@ -88,7 +90,7 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
     mlip_md = md_speed(str(mlip), al.numbers, al.positions, v_al, al.cell.array, 2.0, 0.02)
     print("Trajectory surrogates, wall s per simulated ps; speed-up = reference / surrogate")
     head = ("surrogate", "MLIP MD", "speed-up", "EAM MD", "speed-up")
-    print(f"  {'':32s} {head[0]:>9s}" + "".join(f" {h:>8s}" for h in head[1:]))
+    print(f"  {'':38s} {head[0]:>9s}" + "".join(f" {h:>8s}" for h in head[1:]))
     _row("Al256 GNN integrator (10 fs)", gnn, mlip_md, ref)
     pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
     v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
@@ -100,11 +102,19 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
         chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments)
         wall = (time.perf_counter() - start) / (dt * segments / 1000)
         _row(f"Pt55 predictor ({dt:g} fs)", wall, mlip_md, ref)
+        # the same NVE chain holding its energy on the MLIP (hold: mlip): one call per step
+        with scorer(str(mlip), pt.numbers, pt.positions) as one:
+            start = time.perf_counter()
+            chain(
+                predictor, pt.positions, v_pt, pt.numbers, dt, segments, None, lambda y: one(y)[0]
+            )
+            wall = (time.perf_counter() - start) / (dt * segments / 1000)
+        _row(f"Pt55 predictor ({dt:g} fs, MLIP hold)", wall, mlip_md, ref)
 
 
 def _row(name: str, surrogate: float, mlip_md: float, eam_md: float) -> None:
     print(
-        f"  {name:32s} {surrogate:9.3f} {mlip_md:8.3f} {mlip_md / surrogate:7.1f}x"
+        f"  {name:38s} {surrogate:9.3f} {mlip_md:8.3f} {mlip_md / surrogate:7.1f}x"
         f" {eam_md:8.3f} {eam_md / surrogate:7.2f}x"
     )
 

@@ -11,7 +11,7 @@ from ase.calculators.eam import EAM
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.engine import NVE, Langevin
 from hopformer.physics.lammps_engine import LammpsEAM, LammpsEngine
-from hopformer.physics.potentials import open_engine
+from hopformer.physics.potentials import open_engine, score
 from hopformer.physics.structure import OverlapError, minimum_image
 
 
@@ -240,3 +240,16 @@ def test_lammps_starts_without_library_path(pt_potential, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "-5.77"
+
+
+def test_scoring_a_blown_up_rollout_gives_nan_and_the_engine_scores_on(pt_potential, pt55):
+    """Frames of a rollout that blew up score NaN (non-finite, or atoms spread over kilometres
+    of Å, where a shrink-wrapped box runs out of neighbour bins); the frames after still
+    score as the same structure does alone."""
+    x = pt55.positions
+    spread = np.random.default_rng(0).uniform(0, 1e4, x.shape)
+    broken = np.full(x.shape, np.nan)
+    scores = score(pt_potential, pt55.numbers, [x, spread, broken, x * 1.01])
+    assert np.isnan(scores[1][0]) and np.isnan(scores[2][0]) and np.isnan(scores[2][1]).all()
+    (alone,) = score(pt_potential, pt55.numbers, [x * 1.01])
+    assert scores[3][0] == pytest.approx(alone[0], abs=1e-9) and np.isfinite(scores[0][0])

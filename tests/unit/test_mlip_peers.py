@@ -60,6 +60,18 @@ def test_neighbours_are_every_pair_within_the_cutoff_of_free_and_skewed_periodic
         assert (r < cutoff).all()
 
 
+def test_neighbours_of_a_cluster_blown_apart_are_found_without_a_cell_list_of_its_box():
+    """A rollout that blew up spreads 55 atoms over 10⁴ Å: a cell list of that box would need
+    ~10¹⁰ cells. The pairs that remain (three pairs placed close) are still found."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1e4, (55, 3))
+    x[1], x[3], x[7] = x[0] + [2.0, 0, 0], x[2] + [0, 2.5, 0], x[6] + [0, 0, 3.9]
+    i, j, s = neighbours(x, None, 4.0)
+    got = {(int(a), int(b), (0, 0, 0)) for a, b in zip(i, j, strict=True)}
+    assert got == brute_force(x, None, 4.0) and len(got) == 6
+    assert (np.lexsort((j, i)) == np.arange(len(i))).all() and s.shape == (6, 3)
+
+
 def test_neighbours_of_a_cell_smaller_than_the_cutoff_and_of_lone_atoms():
     cell = np.eye(3) * 2.5  # one atom: its own images are its neighbours
     i, j, s = neighbours(np.zeros((1, 3)), cell, 4.0)

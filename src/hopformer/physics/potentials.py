@@ -30,6 +30,8 @@ from hopformer.physics.structure import center_in_vacuum
 
 ASAP_PREFIX = "asap3:"
 ENTRY_POINTS = "hopformer.potentials"
+#: Å: a free cluster spread wider is a blown-up rollout, not a structure (:func:`scorer`)
+MAX_SPREAD = 1000.0
 
 
 class PotentialPlugin(Protocol):
@@ -98,8 +100,9 @@ def scorer(
 ) -> Iterator[Callable[[np.ndarray], tuple[float, np.ndarray]]]:
     """A function scoring configurations (energy eV, forces eV/Å) on ``potential`` through one
     engine, open while the context lasts: a periodic ``cell``, or (None) a free cluster in a
-    vacuum box built around ``first``. A non-finite configuration (a broken rollout) scores
-    NaN."""
+    vacuum box built around ``first``. A configuration of a broken rollout scores NaN: one
+    that is not finite, or a free cluster spread over more than ``MAX_SPREAD`` Å (a
+    shrink-wrapped box that large would need gigabytes of neighbour bins)."""
     atoms = Atoms(numbers=numbers, positions=first, cell=cell, pbc=cell is not None)
     if cell is None:
         atoms = center_in_vacuum(atoms, 10.0)
@@ -107,7 +110,7 @@ def scorer(
 
     def one(x: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.asarray(x, float)
-        if not np.isfinite(x).all():
+        if not np.isfinite(x).all() or (cell is None and np.ptp(x, 0).max() > MAX_SPREAD):
             return float("nan"), np.full(x.shape, np.nan)
         engine.set_positions(x)
         return float(engine.energy()), np.array(engine.forces(), float)
