@@ -72,11 +72,19 @@ rule train_integrator:
         " --summary {output.summary} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
+def surrogate_hold(surrogate, reference):
+    """The potential file a surrogate's NVE rollouts hold their energy on (trajectory.<surrogate>.hold;
+    []: none, or the predictor's learned energy)."""
+    hold = TRAJECTORY[surrogate]["hold"]
+    return {"reference": [reference], "mlip": [result("mlip/model.pt")]}.get(hold, [])
+
+
 rule evaluate_integrator:
     input:
         model=rules.train_integrator.output.model,
         frames=surrogate_runs("bulk", held_out=True),
         potential=rules.make_bulk_potential.output.potential,
+        hold=surrogate_hold("integrator", rules.make_bulk_potential.output.potential),
     output:
         summary=result("trajectory/integrator/evaluation.json"),
         csv=report(
@@ -94,7 +102,7 @@ rule evaluate_integrator:
     params:
         surrogate="integrator",
         length=flags("evaluate-integrator"),
-        hold="",
+        hold=lambda wc, input: f" --hold-potential {input.hold}" if input.hold else "",
     threads: 1
     log:
         log_of("trajectory/integrator/evaluate_integrator"),
@@ -126,18 +134,12 @@ use rule train_integrator as train_predictor with:
         benchmark_of("trajectory/predictor/train_predictor")
 
 
-def predictor_hold():
-    """The potential file NVE chains of the predictor hold their energy on ([]: its own)."""
-    hold = TRAJECTORY["predictor"]["hold"]
-    return {"learned": [], "reference": [POTENTIAL_FILE], "mlip": [result("mlip/model.pt")]}[hold]
-
-
 use rule evaluate_integrator as evaluate_predictor with:
     input:
         model=rules.train_predictor.output.model,
         frames=surrogate_runs("cluster", held_out=True),
         potential=rules.make_potential.output.potential,
-        hold=predictor_hold(),
+        hold=surrogate_hold("predictor", POTENTIAL_FILE),
     output:
         summary=result("trajectory/predictor/evaluation.json"),
         csv=report(
@@ -155,7 +157,6 @@ use rule evaluate_integrator as evaluate_predictor with:
     params:
         surrogate="predictor",
         length=flags("evaluate-predictor"),
-        hold=lambda wc, input: f" --hold-potential {input.hold}" if input.hold else "",
     log:
         log_of("trajectory/predictor/evaluate_predictor"),
     benchmark:

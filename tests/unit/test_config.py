@@ -150,6 +150,12 @@ def test_library_defaults_agree_with_the_declaration(cls, section):
             {**C.section_defaults("trajectory.predictor"), "hold": "mlip"},
             ["trajectory.predictor.hold", "mlip.enabled"],
         ),
+        (
+            "trajectory",
+            "integrator",
+            {**C.section_defaults("trajectory.integrator"), "hold": "mlip"},
+            ["trajectory.integrator.hold", "mlip.enabled"],
+        ),
     ],
 )
 def test_cross_field_checks_name_the_keys(section, key, value, words):

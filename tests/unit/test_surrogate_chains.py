@@ -11,7 +11,12 @@ from ase.build import bulk
 
 from hopformer.physics.md import masses_of
 from hopformer.physics.potentials import score, scorer
-from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, _tensors
+from hopformer.surrogates.integrator import (
+    DisplacementIntegrator,
+    IntegratorConfig,
+    _tensors,
+    rollout,
+)
 from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV
 from hopformer.surrogates.predictor import (
     PredictorConfig,
@@ -237,3 +242,29 @@ def test_an_nve_chain_held_on_a_potential_keeps_that_potentials_total_energy(pt5
     np.testing.assert_allclose(held, held[0], rtol=0, atol=1e-8 * abs(held[0]))
     lx, lv = chain(model, x, v, numbers, 2.0, 20)
     assert np.ptp(eam_total(lx, lv)) > 0.1, "the learned hold leaves the EAM energy free"
+
+
+def test_an_integrator_rollout_held_on_a_potential_keeps_that_potentials_total_energy(
+    al_potential,
+):
+    """The periodic integrator holds the same way: its Al32 rollout's EAM energy plus kinetic
+    energy stays at its start, while the same weights unheld let it move. (Untrained weights
+    climb the potential fast: three strides, while kinetic energy is left to rescale.)"""
+    al = bulk("Al", "fcc", a=4.05, cubic=True).repeat(2)
+    x, numbers, cell = al.positions, al.numbers, al.cell.array
+    v = np.random.default_rng(6).normal(scale=0.006, size=x.shape)
+    masses = masses_of(numbers)
+    torch.manual_seed(7)
+    model = DisplacementIntegrator(IntegratorConfig(10.0, 4.5, 8, 1)).double().eval()
+
+    def eam_total(xs, vs):
+        energies = [e for e, _ in score(al_potential, numbers, xs, cell)]
+        return np.array(energies) + [kinetic_energy(b, masses) for b in vs]
+
+    with scorer(al_potential, numbers, x, cell) as one:
+        xs, vs = rollout(model, x, v, numbers, cell, 3, energy=lambda y: one(y)[0])
+    assert min(kinetic_energy(b - b.mean(0), masses) for b in vs) > 0.1
+    held = eam_total(xs, vs)
+    np.testing.assert_allclose(held, held[0], rtol=0, atol=1e-8 * abs(held[0]))
+    fx, fv = rollout(model, x, v, numbers, cell, 3)
+    assert np.ptp(eam_total(fx, fv)) > 0.01, "unheld, the same weights move the energy"

@@ -207,11 +207,12 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{key} ({value:g} fs) must be a multiple of "
                 f"trajectory.{base_key} ({base:g} fs)"
             )
-    if traj["enabled"] and traj["predictor"]["hold"] == "mlip" and not config["mlip"]["enabled"]:
-        problems.append(
-            "trajectory.predictor.hold is mlip, but mlip.enabled is false: the hold needs this "
-            "campaign's MLIP (enable it, or hold learned or reference)"
-        )
+    for surrogate in ("integrator", "predictor"):
+        if traj["enabled"] and traj[surrogate]["hold"] == "mlip" and not config["mlip"]["enabled"]:
+            problems.append(
+                f"trajectory.{surrogate}.hold is mlip, but mlip.enabled is false: the hold "
+                "needs this campaign's MLIP (enable it, or hold on the reference)"
+            )
     fractions = lookup(config, "learning_curve.fractions") or []
     if len({f"{f:g}" for f in fractions}) < len(fractions):
         problems.append(

@@ -157,13 +157,13 @@ def _evaluate_arguments(p, kind):
     p.add_argument(
         "--potential", default=None, help="reference EAM: scores energies, times reference MD"
     )
-    if kind == "predictor":
-        p.add_argument(
-            "--hold-potential",
-            default=None,
-            help="potential file (EAM or MLIP model) whose energy NVE chains hold with the "
-            "kinetic energy, one call per step (default: the predictor's learned energy)",
-        )
+    p.add_argument(
+        "--hold-potential",
+        default=None,
+        help="potential file (EAM or MLIP model) whose energy NVE chains hold with the kinetic "
+        "energy, one call per step (default: the predictor's learned energy; the integrator's "
+        "none)",
+    )
     add_threads(p)
     p.add_argument("--out", required=True, help="one summary per run (JSON)")
     p.add_argument("--csv", required=True, help="the same as CSV")
@@ -178,7 +178,9 @@ def _evaluate(args, kind):
     for path in args.frames:
         run = read_run(path, periodic=kind == "integrator")
         if kind == "integrator":
-            summary, curves = evaluate(model, run, args.rollout_strides, args.potential)
+            summary, curves = evaluate(
+                model, run, args.rollout_strides, args.potential, args.hold_potential
+            )
         else:
             summary, curves = evaluate_predictor(
                 model,

@@ -19,19 +19,30 @@ from hopformer.surrogates.training import frame_stride
 
 
 def evaluate(
-    model: DisplacementIntegrator, run: dict, strides: int, potential: str | None = None
+    model: DisplacementIntegrator,
+    run: dict,
+    strides: int,
+    potential: str | None = None,
+    hold_potential: str | None = None,
 ) -> tuple[dict, dict]:
     """Roll the integrator out from the run's first frame for ``strides`` and judge it against
     the run from there on (:func:`~hopformer.surrogates.rollouts.judge_rollout`); with the
-    reference ``potential``, also the energy it conserves and the reference MD's speed."""
+    reference ``potential``, also the energy it conserves and the reference MD's speed. With
+    ``hold_potential`` (a potential file), the rollout holds its total energy on it (one call
+    per stride; :func:`~hopformer.surrogates.integrator.rollout`)."""
     s = frame_stride(run, model.config.stride_fs)
     strides = min(strides, (len(run["positions"]) - 1) // s)
     ref_x = run["positions"][: strides * s + 1 : s]
     ref_v = run["velocities"][: strides * s + 1 : s]
     cell, numbers = run["cell"], run["numbers"]
-    start = time.perf_counter()
-    xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides)
-    wall = time.perf_counter() - start
+    with ExitStack() as stack:
+        energy = None
+        if hold_potential is not None:
+            one = stack.enter_context(scorer(hold_potential, numbers, ref_x[0], cell))
+            energy = lambda y: one(y)[0]  # noqa: E731
+        start = time.perf_counter()
+        xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides, energy)
+        wall = time.perf_counter() - start
     stride_fs = model.config.stride_fs
     summary, curves = judge_rollout(
         xs,

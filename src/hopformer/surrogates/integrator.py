@@ -29,6 +29,7 @@ motion, which the temperature (of the internal motion) then misreads.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -36,7 +37,9 @@ import torch
 from ase.data import atomic_masses
 from torch import nn
 
+from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
+from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,23 @@ def predict(
     return dx.numpy(), dv.numpy()
 
 
+def kinetic_energy(v: np.ndarray, masses: np.ndarray) -> float:
+    """eV of velocities (N, 3) in Å/fs."""
+    return float(0.5 * (masses[:, None] * v**2).sum() * AMU_A2_FS2_IN_EV)
+
+
+def hold_energy(v: np.ndarray, masses: np.ndarray, kinetic: float) -> np.ndarray:
+    """Velocities whose motion about the centre of mass is rescaled so that the total kinetic
+    energy is ``kinetic`` eV (the centre of mass keeps its velocity; none is left if even that
+    exceeds it)."""
+    vcm = (masses[:, None] * v).sum(0) / masses.sum()
+    internal = kinetic_energy(v - vcm, masses)
+    room = kinetic - kinetic_energy(np.broadcast_to(vcm, v.shape), masses)
+    if internal <= 0:
+        return v
+    return vcm + (v - vcm) * np.sqrt(max(room, 0.0) / internal)
+
+
 def rollout(
     model: DisplacementIntegrator,
     x: np.ndarray,
@@ -229,15 +249,25 @@ def rollout(
     numbers: np.ndarray,
     cell: np.ndarray,
     strides: int,
+    energy: Callable[[np.ndarray], float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions and velocities (strides + 1, N, 3) from chaining predictions; positions are
-    wrapped back into the cell after each stride (the graph is rebuilt every stride)."""
+    wrapped back into the cell after each stride (the graph is rebuilt every stride). With
+    ``energy`` (positions → potential energy, eV), each stride's velocities are rescaled about
+    the centre of mass so that it plus the kinetic energy keeps its starting value
+    (:func:`hold_energy`; docs/design.md §13)."""
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
     inv = np.linalg.inv(cell)
+    masses = masses_of(numbers)
+    if energy is not None:
+        total = energy(xs[0]) + kinetic_energy(vs[0], masses)
     for _ in range(strides):
         dx, dv = predict(model, xs[-1], vs[-1], numbers, cell)
         nx = xs[-1] + dx
         nx -= np.floor(nx @ inv) @ cell
+        nv = vs[-1] + dv
+        if energy is not None:
+            nv = hold_energy(nv, masses, total - energy(nx))
         xs.append(nx)
-        vs.append(vs[-1] + dv)
+        vs.append(nv)
     return np.array(xs), np.array(vs)

@@ -34,8 +34,13 @@ from torch import nn
 
 from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
-from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
-from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV, K_B_AMU_A2_FS2
+from hopformer.surrogates.integrator import (
+    DisplacementIntegrator,
+    IntegratorConfig,
+    hold_energy,
+    kinetic_energy,
+)
+from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
 
 
 @dataclass(frozen=True)
@@ -153,23 +158,6 @@ def potential_energy(model: TrajectoryPredictor, x: np.ndarray, numbers: np.ndar
                 torch.as_tensor(j),
             )
         )
-
-
-def kinetic_energy(v: np.ndarray, masses: np.ndarray) -> float:
-    """eV of velocities (N, 3) in Å/fs."""
-    return float(0.5 * (masses[:, None] * v**2).sum() * AMU_A2_FS2_IN_EV)
-
-
-def hold_energy(v: np.ndarray, masses: np.ndarray, kinetic: float) -> np.ndarray:
-    """Velocities whose motion about the centre of mass is rescaled so that the total kinetic
-    energy is ``kinetic`` eV (the centre of mass keeps its velocity; none is left if even that
-    exceeds it)."""
-    vcm = (masses[:, None] * v).sum(0) / masses.sum()
-    internal = kinetic_energy(v - vcm, masses)
-    room = kinetic - kinetic_energy(np.broadcast_to(vcm, v.shape), masses)
-    if internal <= 0:
-        return v
-    return vcm + (v - vcm) * np.sqrt(max(room, 0.0) / internal)
 
 
 @dataclass(frozen=True)
