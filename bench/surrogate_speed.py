@@ -106,7 +106,14 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
         with scorer(str(mlip), pt.numbers, pt.positions) as one:
             start = time.perf_counter()
             chain(
-                predictor, pt.positions, v_pt, pt.numbers, dt, segments, None, lambda y: one(y)[0]
+                predictor,
+                pt.positions,
+                v_pt,
+                pt.numbers,
+                dt,
+                segments,
+                None,
+                lambda y: one(y, forces=False)[0],
             )
             wall = (time.perf_counter() - start) / (dt * segments / 1000)
         _row(f"Pt55 predictor ({dt:g} fs, MLIP hold)", wall, mlip_md, ref)

@@ -97,9 +97,10 @@ def scorer(
     numbers: np.ndarray,
     first: np.ndarray,
     cell: np.ndarray | None = None,
-) -> Iterator[Callable[[np.ndarray], tuple[float, np.ndarray]]]:
-    """A function scoring configurations (energy eV, forces eV/Å) on ``potential`` through one
-    engine, open while the context lasts: a periodic ``cell``, or (None) a free cluster in a
+) -> Iterator[Callable[..., tuple[float, np.ndarray | None]]]:
+    """A function scoring configurations (energy eV, forces eV/Å; with ``forces=False`` the
+    energy alone, forces None) on ``potential`` through one engine, open while the context
+    lasts: a periodic ``cell``, or (None) a free cluster in a
     vacuum box built around ``first``. A configuration of a broken rollout scores NaN: one
     that is not finite, or a free cluster spread over more than ``MAX_SPREAD`` Å (a
     shrink-wrapped box that large would need gigabytes of neighbour bins)."""
@@ -108,12 +109,15 @@ def scorer(
         atoms = center_in_vacuum(atoms, 10.0)
     engine = open_engine(atoms, potential)
 
-    def one(x: np.ndarray) -> tuple[float, np.ndarray]:
+    def one(x: np.ndarray, forces: bool = True) -> tuple[float, np.ndarray | None]:
         x = np.asarray(x, float)
         if not np.isfinite(x).all() or (cell is None and np.ptp(x, 0).max() > MAX_SPREAD):
-            return float("nan"), np.full(x.shape, np.nan)
+            return float("nan"), np.full(x.shape, np.nan) if forces else None
         engine.set_positions(x)
-        return float(engine.energy()), np.array(engine.forces(), float)
+        if not forces:  # some potentials (the MLIP) skip the forces' work then
+            return float(engine.energy()), None
+        f = np.array(engine.forces(), float)
+        return float(engine.energy()), f
 
     try:
         yield one

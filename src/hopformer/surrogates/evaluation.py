@@ -39,7 +39,7 @@ def evaluate(
         energy = None
         if hold_potential is not None:
             one = stack.enter_context(scorer(hold_potential, numbers, ref_x[0], cell))
-            energy = lambda y: one(y)[0]  # noqa: E731
+            energy = lambda y: one(y, forces=False)[0]  # noqa: E731
         start = time.perf_counter()
         xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides, energy)
         wall = time.perf_counter() - start
@@ -96,7 +96,7 @@ def evaluate_predictor(
         energy = None
         if hold_potential is not None and run["ensemble"] != "langevin":
             one = stack.enter_context(scorer(hold_potential, run["numbers"], run["positions"][0]))
-            energy = lambda y: one(y)[0]  # noqa: E731
+            energy = lambda y: one(y, forces=False)[0]  # noqa: E731
         return _evaluate_predictor(
             model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
         )
