@@ -19,7 +19,8 @@ so its temperature holds.
 NVE chains have no thermostat to hold them, and a learned map is not symplectic: left alone
 it pumps energy in or drains it out. The model therefore also learns the cluster's potential
 energy (:meth:`TrajectoryPredictor.energy`), and an NVE chain keeps that energy plus the
-kinetic energy at its starting value (``conserve_energy``; docs/design.md §13). Momentum is
+kinetic energy at its starting value (``conserve_energy``), or another potential's energy
+where :func:`chain` is given one (docs/design.md §13). Momentum is
 conserved by construction in NVE steps (``conserve_momentum``).
 """
 
