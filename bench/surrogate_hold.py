@@ -14,7 +14,8 @@ and each rollout judged against the reference MD from the same frame, as
 Printed per run and hold: the time until the chain breaks (ps; 10 means it never did), its
 mean temperature over the reference's, the main vibrational peak over the reference's, the
 structure's L1 distance, the total energy's drift on the reference potential (meV/atom) and
-the wall seconds per simulated ps (10 fs steps), and the MSD at the end over the reference's.
+the wall seconds per simulated ps (10 fs steps), the MSD at the end over the reference's and,
+for the predictor, the time until its chain of horizon-long steps breaks (ps).
 Usage: python bench/surrogate_hold.py --kind predictor|integrator --model M --frames RUN...
        --reference EAM [--mlip M]
 """
@@ -52,7 +53,7 @@ def main() -> None:
     if args.mlip:
         holds["mlip"] = args.mlip
     holds = {k: v for k, v in holds.items() if k in args.holds}
-    print(f"{'run':22s} {'hold':9s} stable  T/ref  VACF/ref  struct L1  drift  s/ps  MSD/ref")
+    print(f"{'run':22s} {'hold':9s} stable  T/ref  VACF/ref  struct L1  drift  s/ps  MSD/ref  long")
     for path in args.frames:
         run = read_run(path, periodic=not predictor)
         if run["ensemble"] != "nve":
@@ -75,7 +76,8 @@ def main() -> None:
                 f" {s['temperature_model_mean'] / s['temperature_reference_mean']:6.2f}"
                 f" {s['vdos_peak_ratio']:9.2f} {s['structure_l1']:10.3f}"
                 f" {s['energy_drift_mev_atom_model']:6.1f} {s['wall_s_per_ps']:5.2f}"
-                f" {s['msd_ratio'] or float('nan'):8.2f}",
+                f" {s['msd_ratio'] or float('nan'):8.2f}"
+                f" {s.get('long_stable_horizon_fs', float('nan')) / 1000:6.2f}",
                 flush=True,
             )
 

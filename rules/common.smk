@@ -235,6 +235,13 @@ def surrogate_runs(system, held_out):
             for s, e, t, i in reference_md_runs() if s == system and (i == last) == held_out]
 
 
+def surrogate_hold(surrogate, reference):
+    """The potential file a surrogate's NVE rollouts hold their energy on
+    (trajectory.<surrogate>.hold; []: none, or the predictor's learned energy)."""
+    hold = TRAJECTORY[surrogate]["hold"]
+    return {"reference": [reference], "mlip": [result("mlip/model.pt")]}.get(hold, [])
+
+
 def trajectory_outputs():
     if not TRAJECTORY["enabled"]:
         return []

@@ -72,13 +72,6 @@ rule train_integrator:
         " --summary {output.summary} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
-def surrogate_hold(surrogate, reference):
-    """The potential file a surrogate's NVE rollouts hold their energy on (trajectory.<surrogate>.hold;
-    []: none, or the predictor's learned energy)."""
-    hold = TRAJECTORY[surrogate]["hold"]
-    return {"reference": [reference], "mlip": [result("mlip/model.pt")]}.get(hold, [])
-
-
 rule evaluate_integrator:
     input:
         model=rules.train_integrator.output.model,
