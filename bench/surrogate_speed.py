@@ -32,8 +32,8 @@ from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.md import md_speed
-from hopformer.physics.potentials import scorer
 from hopformer.physics.zhou2004 import zhou_table
+from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, rollout
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
 
@@ -92,17 +92,9 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
     head = ("surrogate", "MLIP MD", "speed-up", "EAM MD", "speed-up")
     print(f"  {'':38s} {head[0]:>9s}" + "".join(f" {h:>8s}" for h in head[1:]))
     _row("Al256 GNN integrator (10 fs)", gnn, mlip_md, ref)
-    with scorer(str(mlip), al.numbers, al.positions, al.cell.array) as one:
+    with held_energy(str(mlip), al.numbers, al.positions, al.cell.array) as energy:
         start = time.perf_counter()
-        rollout(
-            integrator,
-            al.positions,
-            v_al,
-            al.numbers,
-            al.cell.array,
-            20,
-            lambda y: one(y, forces=False)[0],
-        )
+        rollout(integrator, al.positions, v_al, al.numbers, al.cell.array, 20, energy)
         held = (time.perf_counter() - start) / 0.2
     _row("Al256 GNN integrator (10 fs, MLIP hold)", held, mlip_md, ref)
     pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
@@ -116,18 +108,9 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
         wall = (time.perf_counter() - start) / (dt * segments / 1000)
         _row(f"Pt55 predictor ({dt:g} fs)", wall, mlip_md, ref)
         # the same NVE chain holding its energy on the MLIP (hold: mlip): one call per step
-        with scorer(str(mlip), pt.numbers, pt.positions) as one:
+        with held_energy(str(mlip), pt.numbers, pt.positions) as energy:
             start = time.perf_counter()
-            chain(
-                predictor,
-                pt.positions,
-                v_pt,
-                pt.numbers,
-                dt,
-                segments,
-                None,
-                lambda y: one(y, forces=False)[0],
-            )
+            chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments, None, energy)
             wall = (time.perf_counter() - start) / (dt * segments / 1000)
         _row(f"Pt55 predictor ({dt:g} fs, MLIP hold)", wall, mlip_md, ref)
 

@@ -10,7 +10,8 @@ import torch
 from ase.build import bulk
 
 from hopformer.physics.md import masses_of
-from hopformer.physics.potentials import score, scorer
+from hopformer.physics.potentials import score
+from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.integrator import (
     DisplacementIntegrator,
     IntegratorConfig,
@@ -234,8 +235,8 @@ def test_an_nve_chain_held_on_a_potential_keeps_that_potentials_total_energy(pt5
         energies = [e for e, _ in score(pt_potential, numbers, xs)]
         return np.array(energies) + [kinetic_energy(b, masses) for b in vs]
 
-    with scorer(pt_potential, numbers, x) as one:
-        xs, vs = chain(model, x, v, numbers, 2.0, 20, energy=lambda y: one(y, forces=False)[0])
+    with held_energy(pt_potential, numbers, x) as energy:
+        xs, vs = chain(model, x, v, numbers, 2.0, 20, energy=energy)
     held = eam_total(xs, vs)
     kinetic = np.array([kinetic_energy(b, masses) for b in vs])
     assert (kinetic > 0).all(), "the held chain never ran out of kinetic energy to rescale"
@@ -261,8 +262,8 @@ def test_an_integrator_rollout_held_on_a_potential_keeps_that_potentials_total_e
         energies = [e for e, _ in score(al_potential, numbers, xs, cell)]
         return np.array(energies) + [kinetic_energy(b, masses) for b in vs]
 
-    with scorer(al_potential, numbers, x, cell) as one:
-        xs, vs = rollout(model, x, v, numbers, cell, 3, energy=lambda y: one(y, forces=False)[0])
+    with held_energy(al_potential, numbers, x, cell) as energy:
+        xs, vs = rollout(model, x, v, numbers, cell, 3, energy=energy)
     assert min(kinetic_energy(b - b.mean(0), masses) for b in vs) > 0.1
     held = eam_total(xs, vs)
     np.testing.assert_allclose(held, held[0], rtol=0, atol=1e-8 * abs(held[0]))

@@ -5,7 +5,8 @@ are :mod:`hopformer.surrogates.rollouts`)."""
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -16,6 +17,19 @@ from hopformer.surrogates.metrics import position_error, stable_horizon
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
 from hopformer.surrogates.rollouts import judge_rollout
 from hopformer.surrogates.training import frame_stride
+
+
+@contextmanager
+def held_energy(
+    potential: str | None, numbers: np.ndarray, first: np.ndarray, cell: np.ndarray | None = None
+) -> Iterator[Callable[[np.ndarray], float] | None]:
+    """The potential energy (positions → eV) a rollout holds on ``potential``, one engine open
+    while the context lasts and energies only (no forces); None when no potential is given."""
+    if potential is None:
+        yield None
+        return
+    with scorer(potential, numbers, first, cell) as one:
+        yield lambda y: one(y, forces=False)[0]
 
 
 def evaluate(
@@ -35,11 +49,7 @@ def evaluate(
     ref_x = run["positions"][: strides * s + 1 : s]
     ref_v = run["velocities"][: strides * s + 1 : s]
     cell, numbers = run["cell"], run["numbers"]
-    with ExitStack() as stack:
-        energy = None
-        if hold_potential is not None:
-            one = stack.enter_context(scorer(hold_potential, numbers, ref_x[0], cell))
-            energy = lambda y: one(y, forces=False)[0]  # noqa: E731
+    with held_energy(hold_potential, numbers, ref_x[0], cell) as energy:
         start = time.perf_counter()
         xs, vs = rollout(model, ref_x[0], ref_v[0], numbers, cell, strides, energy)
         wall = time.perf_counter() - start
@@ -92,11 +102,9 @@ def evaluate_predictor(
     ``hold_potential`` (a potential file: one energy call per step) where given, else on the
     model's learned energy (:func:`~hopformer.surrogates.predictor.chain`).
     """
-    with ExitStack() as stack:
-        energy = None
-        if hold_potential is not None and run["ensemble"] != "langevin":
-            one = stack.enter_context(scorer(hold_potential, run["numbers"], run["positions"][0]))
-            energy = lambda y: one(y, forces=False)[0]  # noqa: E731
+    nve = run["ensemble"] != "langevin"
+    hold = hold_potential if nve else None
+    with held_energy(hold, run["numbers"], run["positions"][0]) as energy:
         return _evaluate_predictor(
             model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
         )
