@@ -15,7 +15,6 @@ from hopformer.ml.modelfile import build_model, read_model_file
 from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
 from hopformer.physics.ase_engine import AseEngine
 from hopformer.physics.engine import Engine
-from hopformer.physics.structure import neighbours
 
 KIND = "mlip"
 HOW = "train one with mlip.enabled: true, see config/campaigns/surrogates.yaml"
@@ -49,8 +48,10 @@ class HopformerPotential(Calculator):
         cell = self.atoms.cell.array if pbc.all() else None
         if not {"forces", "stress"} & set(properties):
             # the energy alone: no backward pass (a quarter of the cost on Pt55)
-            energy = energy_only(self.network, self.atoms.positions, self.atoms.numbers, cell)
-            self.results["energy"] = self.results["free_energy"] = energy
+            out = energy_forces(
+                self.network, self.atoms.positions, self.atoms.numbers, cell, forces=False
+            )
+            self.results["energy"] = self.results["free_energy"] = float(out["energy"])
             return
         want_stress = "stress" in properties and cell is not None
         out = energy_forces(
@@ -64,19 +65,6 @@ class HopformerPotential(Calculator):
             self.results["stress"] = np.array(
                 [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
             )
-
-
-def energy_only(
-    network: MlipNetwork, positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray | None
-) -> float:
-    """The network's energy (eV) of one configuration, without the forces' backward pass."""
-    p = next(network.parameters())
-    t = lambda a: torch.as_tensor(np.asarray(a), dtype=p.dtype, device=p.device)  # noqa: E731
-    i, j, s = neighbours(positions, cell, network.config.cutoff)
-    offsets = t(s) @ t(cell) if cell is not None else t(np.zeros((len(i), 3)))
-    index = lambda a: torch.as_tensor(a, dtype=torch.long, device=p.device)  # noqa: E731
-    with torch.no_grad():
-        return float(network(t(positions), index(numbers), index(i), index(j), offsets))
 
 
 class ModelFilePotential:
