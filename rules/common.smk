@@ -63,6 +63,7 @@ def reference_outputs():
 SPLICING = config["splicing"]
 ROUNDS = range(SPLICING["rounds"])
 WORKERS = range(SPLICING["workers"])
+TRAJECTORIES = range(SPLICING["trajectories"])
 
 
 def round_dir(r):
@@ -78,15 +79,25 @@ def worker_shards(r, kind):
     return [f"{round_dir(r)}/worker-{w:03d}/{kind}.parquet" for w in WORKERS]
 
 
+def trajectory_start(t):
+    """Where trajectory t starts: the reference cluster, or its own melt of it (t > 0)."""
+    if t == 0:
+        return rules.relax_cluster.output.structure
+    return result(f"reference/start-{t:03d}.extxyz")
+
+
 def segment_start(wildcards):
-    r = int(wildcards.round)
-    return rules.relax_cluster.output.structure if r == 0 else round_files(r - 1)["frontier"]
+    r, w = int(wildcards.round), int(wildcards.worker)
+    if r > 0:
+        return round_files(r - 1)["frontier"]
+    return trajectory_start(w // (SPLICING["workers"] // SPLICING["trajectories"]))
 
 
 def splice_inputs(wildcards):
     r = int(wildcards.round)
     inputs = {
         "cluster": rules.relax_cluster.output.structure,
+        "starts": [trajectory_start(t) for t in TRAJECTORIES if t > 0],
         "segments": worker_shards(r, "segments"),
         "transitions": worker_shards(r, "transitions"),
     }

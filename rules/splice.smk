@@ -49,7 +49,7 @@ rule splice_round:
         "../envs/hopformer.yaml"
     shell:
         "hopformer splice-round {params.args} --round {wildcards.round}"
-        " --previous '{params.previous}' --cluster {input.cluster}"
+        " --previous '{params.previous}' --cluster {input.cluster} --starts {input.starts}"
         " --segments {input.segments} --transitions {input.transitions}"
         " --out-dir {params.out_dir} --transitions-out {output.transitions} > {log} 2>&1"
 

@@ -167,6 +167,7 @@ def every_job(config: dict) -> dict[str, int]:
     return {
         "make_potential": 1,
         "relax_cluster": 1,
+        **({"start_trajectory": s["trajectories"] - 1} if s.get("trajectories", 1) > 1 else {}),
         "run_segments": s["rounds"] * s["workers"],
         "splice_round": s["rounds"],
         "tabulate_rates": 1,

@@ -42,7 +42,10 @@ KINETICS_SEARCH = 61
 KINETICS_KMC = 62
 KINETICS_WALK = 63
 KINETICS_FINETUNE = 64
-# the splicing scheduler (where the next round's workers start)
+# the melt of each further trajectory's start (trajectory 0 melts under the campaign seed)
+START = 71
+# the splicing scheduler (where the next round's workers start); trajectory t > 0 of several
+# spliced side by side draws from [seed, round, SCHEDULER, t]
 SCHEDULER = 1 << 20
 
 #: LAMMPS accepts seeds 1 … 899,999,999 (``fix langevin`` refuses 0 and ≥ 9·10⁸).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from ase.io import read
 
@@ -114,3 +115,25 @@ def test_every_command_prints_its_help(capsys):
             main([name, "--help"])
         assert done.value.code == 0, name
         assert name in capsys.readouterr().out
+
+
+def test_each_trajectory_start_is_its_own_melt_of_the_reference_build(pt_potential, tmp_path):
+    def start(trajectory, name):
+        out, js = tmp_path / f"{name}.extxyz", tmp_path / f"{name}.json"
+        argv = ["relax-cluster", "--potential", str(pt_potential), "--melt-temperature", "1600"]
+        argv += ["--melt-ps", "5", "--seed", "9", "--out", str(out), "--summary", str(js)]
+        assert main([*argv, "--trajectory", str(trajectory)]) == 0
+        return read(out), json.loads(js.read_text())
+
+    (ref, ref_js), (again, _) = start(0, "ref"), start(0, "again")
+    (one, one_js), (one_again, _) = start(1, "one"), start(1, "one-again")
+    (two, two_js) = start(2, "two")
+    assert ref_js["melt_seed"] == 9 and ref_js["trajectory"] == 0, "trajectory 0: campaign seed"
+    assert one_js["trajectory"] == 1 and one_js["melt_seed"] not in (9, two_js["melt_seed"])
+    # Seeded: the same trajectory is the same minimum; each trajectory is a different one.
+    assert np.array_equal(ref.positions, again.positions)
+    assert np.array_equal(one.positions, one_again.positions)
+    energies = [a.get_potential_energy() for a in (ref, one, two)]
+    assert len({round(e, 6) for e in energies}) == 3, energies
+    for atoms in (one, two):
+        assert abs(atoms.get_forces()).max() <= 1e-3

@@ -156,6 +156,12 @@ def test_library_defaults_agree_with_the_declaration(cls, section):
             {**C.section_defaults("trajectory.integrator"), "hold": "mlip"},
             ["trajectory.integrator.hold", "mlip.enabled"],
         ),
+        (
+            "splicing",
+            "trajectories",
+            3,
+            ["splicing.workers (4)", "splicing.trajectories (3)"],
+        ),
     ],
 )
 def test_cross_field_checks_name_the_keys(section, key, value, words):

@@ -11,7 +11,13 @@ from hopformer.data.shards import read_table
 from hopformer.physics.potentials import open_engine
 from hopformer.physics.states import align, same_state
 from hopformer.splicing.rates import md_rates
-from hopformer.splicing.segments import SegmentSpec, Worker, WorkerId, write_worker_shards
+from hopformer.splicing.segments import (
+    SegmentSpec,
+    Worker,
+    WorkerId,
+    load_start,
+    write_worker_shards,
+)
 from hopformer.splicing.splice import RoundInputs, round_paths, schedule, splice, splice_round
 
 SPEC = SegmentSpec(temperature=900.0, segments=3, segment_ps=4.0, block_ps=0.5)
@@ -176,7 +182,7 @@ def test_md_rate_estimator_recovers_known_rates_of_a_jump_process():
 def test_the_registry_knows_a_minimum_again_after_its_atoms_exchange_places(disordered_pt55):
     from scipy.spatial.transform import Rotation
 
-    from hopformer.splicing.splice import StateRegistry
+    from hopformer.splicing.registry import StateRegistry
 
     x, numbers = disordered_pt55.positions, disordered_pt55.numbers
     energy = disordered_pt55.get_potential_energy()
@@ -186,3 +192,100 @@ def test_the_registry_knows_a_minimum_again_after_its_atoms_exchange_places(diso
         registry = StateRegistry(numbers, relabel=relabel)
         assert registry.identify(x, energy, 0) == 0
         assert registry.identify(y, energy + 1e-8, 0) == expected, f"relabel={relabel}"
+
+
+def test_a_trajectory_splices_from_its_own_origin_and_banks_only_its_own_segments():
+    # Trajectory 1 starts in state 4; a segment from state 4 is its first, whatever came before.
+    mine = [_seg(1, 0, 4, 5), _seg(1, 1, 5, 6)]
+    assert splice(mine, 0, origin=4) == 6
+    assert [s["spliced_order"] for s in mine] == [0, 1]
+    # The scheduler's chain learns from every trajectory's segments (0 → 1 → 2 → 0 here), but
+    # the walk consumes only the trajectory's own bank: with none banked it starts at the end.
+    everyone = [_seg(0, k, k % 3, (k + 1) % 3, order=-1) for k in range(30)]
+    starts = schedule(everyone, 0, 4, 1, np.random.default_rng(2), bank=[])
+    assert starts[0] == 0
+    shared = schedule(everyone, 0, 4, 1, np.random.default_rng(2))
+    assert shared[0] != 0, "with the 30 banked segments the walk leaves the end state"
+
+
+def test_trajectories_side_by_side_share_states_and_splice_apart(
+    pt_potential, disordered_pt55, pt55_transitions, tmp_path
+):
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    start0 = tmp_path / "cluster.extxyz"
+    write(start0, disordered_pt55)
+    last = pt55_transitions[-1]  # another minimum of the same cluster: trajectory 1's start
+    other = Atoms(numbers=last["numbers"], positions=last["final_positions"])
+    other.calc = SinglePointCalculator(other, energy=last["final_energy"])
+    start1 = tmp_path / "start-001.extxyz"
+    write(start1, other)
+    starts = (disordered_pt55, other)
+
+    def run_round(r, previous, frontier=None):
+        shards = []
+        for w in range(4):  # two workers per trajectory
+            atoms = starts[w // 2].copy() if frontier is None else load_start(frontier, w)
+            engine = open_engine(atoms, pt_potential)
+            spec = SegmentSpec(temperature=900.0, segments=2, segment_ps=3.0, block_ps=0.5)
+            rows = Worker(engine, spec, WorkerId("test", r, w), 7, "sha", log=lambda m: None).run(
+                atoms.positions
+            )
+            seg, tr = tmp_path / f"r{r}w{w}.seg.parquet", tmp_path / f"r{r}w{w}.tr.parquet"
+            write_worker_shards(*rows, seg, tr)
+            shards.append((seg, tr))
+        inp = RoundInputs(r, shards, previous, start0, starts=[start1])
+        summary = splice_round(
+            inp, tmp_path / f"r{r}", tmp_path / f"tr{r}.parquet", 4, 2, seed=1, log=lambda m: None
+        )
+        return summary, round_paths(tmp_path / f"r{r}")
+
+    frontier = None  # round 1's workers start from round 0's frontier file
+    for r in range(2):
+        summary, paths = run_round(r, None if r == 0 else tmp_path / "r0", frontier)
+        trajectories = summary["trajectories"]
+        assert [t["origin"] for t in trajectories] == [0, 1], "the starts are states 0 and 1"
+        segments = read_table(paths["segments"], schema.SEGMENTS).to_pylist()
+        if r == 0:
+            assert [s["start_state"] for s in segments if s["segment"] == 0] == [0, 0, 1, 1]
+        for t in trajectories:
+            # Each trajectory is one chain of its own workers' segments from its own origin.
+            spliced = sorted(
+                (
+                    s
+                    for s in segments
+                    if s["spliced_order"] >= 0 and s["worker"] // 2 == t["trajectory"]
+                ),
+                key=lambda s: s["spliced_order"],
+            )
+            assert [s["spliced_order"] for s in spliced] == list(range(len(spliced)))
+            assert spliced and spliced[0]["start_state"] == t["origin"]
+            for a, b in zip(spliced, spliced[1:], strict=False):
+                assert a["end_state"] == b["start_state"]
+            assert spliced[-1]["end_state"] == t["end_state"]
+            assert t["spliced_ps"] == pytest.approx(sum(s["duration_ps"] for s in spliced))
+        assert summary["spliced_ps_total"] == pytest.approx(
+            sum(t["spliced_ps"] for t in trajectories)
+        )
+        # The next round's workers: the first of each trajectory's block at its end state.
+        frontier = paths["frontier"]
+        rows = read_table(frontier, schema.FRONTIER).to_pylist()
+        assert [f["worker"] for f in rows] == [0, 1, 2, 3]
+        assert rows[0]["state"] == trajectories[0]["end_state"] == summary["end_state"]
+        assert rows[2]["state"] == trajectories[1]["end_state"]
+    # One registry: both trajectories' minima are states of one table, each once.
+    states = read_table(paths["states"], schema.STATES).to_pylist()
+    assert [s["state"] for s in states] == list(range(len(states)))
+    assert summary["states_total"] == len(states)
+
+    with pytest.raises(ValueError, match="4 workers cannot be split evenly among 3 trajectories"):
+        splice_round(
+            RoundInputs(0, [], None, start0, starts=[start1, start1]),
+            tmp_path / "bad",
+            tmp_path / "bad.parquet",
+            4,
+            2,
+            seed=1,
+            log=lambda m: None,
+        )

@@ -73,11 +73,44 @@ def test_edits_rerun_exactly_the_affected_jobs(done):
         **after_splicing(done.config()),
         "all": 1,
     }
+    # A second trajectory: its start is made, and its round-0 worker (the second) and all
+    # that follows rerun; the first trajectory's round-0 worker keeps its start and its shards.
+    assert planned_after("splicing", "trajectories", 2) == {
+        "start_trajectory": 1,
+        "run_segments": 3,
+        "splice_round": 2,
+        "tabulate_rates": 1,
+        **after_splicing(done.config()),
+        "all": 1,
+    }
     everything_but_potential = every_job(done.config())
     del everything_but_potential["make_potential"]
     assert planned_after("cluster", "melt_ps", 5.0) == everything_but_potential
     assert planned_after("potential", "nr", 1500) == every_job(done.config())
     assert planned_jobs(done.snakemake("-n").stdout) == {}
+
+
+def test_two_trajectories_start_from_their_own_melts_and_splice_side_by_side(workflow):
+    workflow.edit_config("splicing", "trajectories", 2)
+    workflow.snakemake(str((workflow.results / "md/summary.json").relative_to(workflow.root)))
+    res = workflow.results
+    start = json.loads((res / "reference/start-001.json").read_text())
+    reference = json.loads((res / "reference/cluster.json").read_text())
+    assert start["trajectory"] == 1 and start["state_key"] != reference["state_key"]
+    for r in range(2):
+        summary = json.loads((res / f"splice/round-{r:03d}/summary.json").read_text())
+        origins = [t["origin"] for t in summary["trajectories"]]
+        assert origins == [0, 1], "each trajectory starts in its own melt-quenched state"
+        spliced = sum(t["spliced_ps"] for t in summary["trajectories"])
+        assert spliced == summary["spliced_ps_total"] > 0
+    # Worker 1 is trajectory 1's: in round 0 it started from start-001, in round 1 where its
+    # trajectory's spliced end was.
+    segments = read_table(res / "splice/round-001/segments.parquet", schema.SEGMENTS).to_pylist()
+    first = [s for s in segments if s["round"] == 0 and s["segment"] == 0]
+    assert [s["start_state"] for s in first] == [0, 1]
+    round0 = json.loads((res / "splice/round-000/summary.json").read_text())
+    second = [s for s in segments if s["round"] == 1 and s["segment"] == 0]
+    assert [s["start_state"] for s in second] == [t["end_state"] for t in round0["trajectories"]]
 
 
 def test_a_killed_segment_job_leaves_no_shard_and_the_rerun_completes(workflow):

@@ -195,6 +195,12 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
         problems.append(
             f"mlip.model.width ({m['width']}) must be a multiple of mlip.model.heads ({m['heads']})"
         )
+    sp = config["splicing"]
+    if sp["workers"] % sp["trajectories"]:
+        problems.append(
+            f"splicing.workers ({sp['workers']}) must be a multiple of splicing.trajectories "
+            f"({sp['trajectories']}): each trajectory gets an equal share of the segment jobs"
+        )
     traj = config["trajectory"]
     for key, base_key in (
         ("stride_fs", "timestep_fs"),

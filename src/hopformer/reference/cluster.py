@@ -24,6 +24,7 @@ from hopformer.physics.potentials import open_engine, plugin_for, potential_id
 from hopformer.physics.states import QUENCH_FMAX, quench, state_key
 from hopformer.physics.structure import center_in_vacuum
 from hopformer.physics.zhou2004 import zhou_table
+from hopformer.streams import START, lammps_seed, seed_of
 
 ZHOU = "zhou2004"
 
@@ -122,8 +123,16 @@ def relax_cluster(
     out_structure: str | os.PathLike,
     out_json: str | os.PathLike,
     fmax: float = QUENCH_FMAX,
+    trajectory: int = 0,
 ) -> dict:
-    """Build (or read) the cluster, quench it on ``potential``, write extxyz and a JSON summary."""
+    """Build (or read) the cluster, quench it on ``potential``, write extxyz and a JSON summary.
+
+    ``trajectory`` > 0 makes the start of another trajectory spliced side by side: the same
+    build, melted under its own seed (the reference cluster is trajectory 0's start).
+    """
+    if trajectory < 0:
+        raise ValueError(f"trajectory must be ≥ 0, got {trajectory}")
+    melt_seed = spec.seed if trajectory == 0 else lammps_seed(seed_of(spec.seed, START, trajectory))
     a0 = None  # an MLIP has no tabulated lattice constant: ASE's reference one, then quenched
     if plugin_for(potential) is None:
         table = read_potential(potential)
@@ -132,7 +141,7 @@ def relax_cluster(
     atoms = spec.build(a0)
     engine = open_engine(atoms, potential)
     if spec.melt_temperature:
-        melt(engine, spec.melt_temperature, spec.melt_ps, spec.seed)
+        melt(engine, spec.melt_temperature, spec.melt_ps, melt_seed)
     result = quench(engine, fmax=fmax, restore=False)
     atoms.set_positions(result.positions)
     atoms.center()
@@ -154,6 +163,8 @@ def relax_cluster(
         "potential_sha256": potential_id(potential),
         "source": spec.file or spec.shape,
         "melted_at_K": spec.melt_temperature,
+        "trajectory": trajectory,
+        "melt_seed": melt_seed if spec.melt_temperature else None,
     }
     write_json_atomic(out_json, summary)
     return summary

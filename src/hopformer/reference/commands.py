@@ -36,6 +36,12 @@ class RelaxCluster:
         p.add_argument("--potential", required=True, help="the campaign's potential file")
         p.add_argument("--out", required=True, help="relaxed cluster (extxyz)")
         p.add_argument("--summary", required=True, help="JSON with its energy")
+        p.add_argument(
+            "--trajectory",
+            type=int,
+            default=0,
+            help="0: the reference cluster; t > 0: the start of spliced trajectory t (own melt)",
+        )
         add_flags(p, "relax-cluster")
 
     @staticmethod
@@ -56,4 +62,13 @@ class RelaxCluster:
             melt_ps=args.melt_ps,
             adatoms=args.adatoms,
         )
-        show(relax_cluster(spec, args.potential, args.out, args.summary, fmax=args.fmax))
+        show(
+            relax_cluster(
+                spec,
+                args.potential,
+                args.out,
+                args.summary,
+                fmax=args.fmax,
+                trajectory=args.trajectory,
+            )
+        )

@@ -73,6 +73,12 @@ class SpliceRound:
         p.add_argument("--round", type=int, required=True)
         p.add_argument("--previous", default=None, help="previous round's folder (none for 0)")
         p.add_argument("--cluster", required=True, help="reference cluster (extxyz)")
+        p.add_argument(
+            "--starts",
+            nargs="*",
+            default=[],
+            help="starts of trajectories 1, 2, … spliced beside the reference cluster's",
+        )
         p.add_argument("--segments", nargs="+", required=True, help="segment shards, worker order")
         p.add_argument("--transitions", nargs="+", required=True, help="transition shards, same")
         p.add_argument("--out-dir", required=True, help="this round's folder")
@@ -90,6 +96,7 @@ class SpliceRound:
             round=args.round,
             previous=Path(args.previous) if args.previous else None,
             cluster=Path(args.cluster),
+            starts=[Path(p) for p in args.starts],
             shards=shards,
         )
         show(

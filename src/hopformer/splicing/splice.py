@@ -11,6 +11,12 @@ from all segments so far (one pseudo-count of staying put, so an unexplored stat
 sticky), consume the segments already banked or promised to earlier workers along the walk,
 and place the next worker where the walk first finds no segment. The first worker therefore
 always starts at the spliced end state.
+
+Several trajectories side by side (``splicing.trajectories``, docs/design.md §4): the workers
+are split into equal consecutive blocks, one per trajectory, each started from its own
+melt-quenched cluster. The states are shared (one registry, so a transition seen by two
+trajectories is one distinct transition), and so is the Markov chain the scheduler walks; but
+each trajectory splices and banks only its own workers' segments and has its own end state.
 """
 
 from __future__ import annotations
@@ -22,19 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from ase.io import read
 
 from hopformer.data import schema
 from hopformer.data.shards import check_together, read_table, to_table, write_table
 from hopformer.physics.io import write_json_atomic
-from hopformer.physics.states import (
-    SAME_STATE_TOL,
-    neighbour_keys,
-    radial_fingerprint,
-    same_state,
-    state_key,
-)
+from hopformer.physics.states import SAME_STATE_TOL
+from hopformer.splicing.registry import StateRegistry
 from hopformer.streams import SCHEDULER, rng
 
 ROUND_FILES = ("states", "segments", "edges", "frontier")
@@ -42,86 +42,18 @@ ROUND_FILES = ("states", "segments", "edges", "frontier")
 # worker) with worker ≤ 999, so the streams never coincide.
 
 
-class StateRegistry:
-    """Distinct minima of a campaign, looked up by energy-bin key and the identity test
-    (up to any relabelling of the atoms with ``relabel``: physics.states.match)."""
-
-    def __init__(self, numbers: np.ndarray, tol: float = SAME_STATE_TOL, relabel: bool = True):
-        self.numbers = np.asarray(numbers)
-        self.tol = tol
-        self.relabel = relabel
-        self.rows: list[dict] = []
-        self._buckets: dict[str, list[int]] = defaultdict(list)
-        # per bucket, the radial fingerprint of each of its states (rows in bucket order)
-        self._prints: dict[str, np.ndarray] = {}
-
-    @classmethod
-    def from_table(
-        cls, table: pa.Table, numbers: np.ndarray, tol: float, relabel: bool = True
-    ) -> StateRegistry:
-        reg = cls(numbers, tol, relabel)
-        for row in table.to_pylist():
-            if row["state"] != len(reg.rows):
-                raise ValueError(
-                    f"states table is not numbered 0..n-1 (row {len(reg.rows)} "
-                    f"has state {row['state']})"
-                )
-            row["positions"] = np.reshape(row["positions"], (-1, 3))
-            reg._add(row)
-        return reg
-
-    def _add(self, row: dict, fingerprint: np.ndarray | None = None) -> int:
-        self.rows.append(row)
-        key = row["key"]
-        self._buckets[key].append(row["state"])
-        fp = radial_fingerprint(row["positions"]) if fingerprint is None else fingerprint
-        old = self._prints.get(key)
-        self._prints[key] = fp[None] if old is None else np.vstack([old, fp])
-        return row["state"]
-
-    def identify(self, positions: np.ndarray, energy: float, round_: int) -> int:
-        """The id of the minimum at ``positions`` (N, 3); a new id if it is not known yet.
-        The known minima of the neighbouring energy bins are tested in the order they were
-        found, skipping those whose radial fingerprint alone tells them apart (an exact
-        prefilter, physics.states.radial_fingerprint), so a lookup stays cheap as the
-        buckets fill."""
-        positions = np.reshape(positions, (-1, 3))
-        fp = radial_fingerprint(positions)
-        for key in neighbour_keys(energy, self.numbers):
-            if key not in self._prints:
-                continue
-            close = np.abs(self._prints[key] - fp).max(1) <= self.tol + 1e-9
-            for s in np.asarray(self._buckets[key])[close]:
-                x = self.rows[s]["positions"]
-                if same_state(x, positions, self.numbers, self.tol, self.relabel):
-                    return int(s)
-        return self._add(
-            {
-                "state": len(self.rows),
-                "key": state_key(energy, self.numbers),
-                "energy": energy,
-                "numbers": self.numbers,
-                "positions": positions,
-                "first_round": round_,
-                "residence_ps": 0.0,
-            },
-            fp,
-        )
-
-    def table(self) -> pa.Table:
-        return to_table(self.rows, schema.STATES)
-
-
 @dataclass(frozen=True)
 class RoundInputs:
     """What a round's aggregation reads: the previous round's folder (None for round 0, which
     starts the trajectory at the reference cluster) and this round's worker shards in worker
-    order, as (segments, transitions) paths."""
+    order, as (segments, transitions) paths; ``starts``, the start structures of trajectories
+    1, 2, … when several are spliced side by side (trajectory 0 starts at ``cluster``)."""
 
     round: int
     shards: Sequence[tuple[Path, Path]]
     previous: Path | None
     cluster: Path
+    starts: Sequence[Path] = ()
 
 
 def round_paths(folder: str | os.PathLike) -> dict[str, Path]:
@@ -143,11 +75,23 @@ def splice_round(
     relabel: bool = True,
 ) -> dict:
     """Aggregate round ``inp.round`` and write its folder, its transitions file and a summary."""
-    cluster = read(inp.cluster)
-    numbers = cluster.numbers
+    starts = [read(p) for p in (inp.cluster, *inp.starts)]
+    numbers = starts[0].numbers
+    for path, atoms in zip((inp.cluster, *inp.starts), starts, strict=True):
+        if not np.array_equal(atoms.numbers, numbers):
+            raise ValueError(f"{path}: its species differ from those of {inp.cluster}")
+    if next_workers % len(starts):
+        raise ValueError(
+            f"{next_workers} workers cannot be split evenly among {len(starts)} trajectories"
+        )
+    # The starts are the first minima the campaign's registry sees (round 0 identifies them
+    # before any segment, in trajectory order), so a fresh registry gives them their ids again.
+    first = StateRegistry(numbers, tol, relabel)
+    origins = [first.identify(a.positions, a.get_potential_energy(), 0) for a in starts]
     if inp.previous is None:
         registry = StateRegistry(numbers, tol, relabel)
-        registry.identify(cluster.positions, cluster.get_potential_energy(), inp.round)
+        for atoms in starts:
+            registry.identify(atoms.positions, atoms.get_potential_energy(), inp.round)
         segments, edges = [], {}
     else:
         prev = round_paths(inp.previous)
@@ -208,14 +152,29 @@ def splice_round(
                 f"{seg_path} does not list"
             )
 
-    end_state = splice(segments, inp.round)
-    frontier = schedule(
-        segments,
-        end_state,
-        next_workers,
-        segments_per_worker,
-        rng(seed, inp.round, SCHEDULER),
-    )
+    per = next_workers // len(origins)  # workers per trajectory, in consecutive blocks
+    ends, frontier, trajectories = [], [], []
+    for t, origin in enumerate(origins):
+        mine = [s for s in segments if s["worker"] // per == t]
+        ends.append(splice(mine, inp.round, origin))
+        frontier += schedule(
+            segments,
+            ends[t],
+            per,
+            segments_per_worker,
+            rng(seed, inp.round, SCHEDULER, *([t] if t else [])),
+            bank=mine,
+        )
+        trajectories.append(
+            {
+                "trajectory": t,
+                "origin": origin,
+                "end_state": ends[t],
+                "end_energy_eV": registry.rows[ends[t]]["energy"],
+                "spliced_ps": sum(s["duration_ps"] for s in mine if s["spliced_order"] >= 0),
+            }
+        )
+    end_state = ends[0]
 
     out = round_paths(out_dir)
     write_table(registry.table(), out["states"], schema.STATES)
@@ -251,6 +210,7 @@ def splice_round(
         frontier,
     )
     summary["dropped_self_matches"] = self_matches
+    summary["trajectories"] = trajectories
     write_json_atomic(out["summary"], summary)
     log(
         f"round {inp.round}: {summary['transitions_round']} transitions, "
@@ -295,13 +255,14 @@ def _check_numbers(rows: list[dict], numbers: np.ndarray, path: Path) -> None:
             )
 
 
-def splice(segments: list[dict], round_: int) -> int:
-    """Append banked segments to the trajectory while one starts at its end state (in place:
-    sets ``spliced_order`` and ``spliced_in_round``); returns the new end state."""
+def splice(segments: list[dict], round_: int, origin: int = 0) -> int:
+    """Append banked segments to the trajectory that starts in state ``origin`` while one
+    starts at its end state (in place: sets ``spliced_order`` and ``spliced_in_round``);
+    returns the new end state."""
     spliced = sorted(
         (s for s in segments if s["spliced_order"] >= 0), key=lambda s: s["spliced_order"]
     )
-    end = spliced[-1]["end_state"] if spliced else 0
+    end = spliced[-1]["end_state"] if spliced else origin
     order = len(spliced)
     bank = defaultdict(deque)
     for s in sorted(segments, key=lambda s: (s["round"], s["worker"], s["segment"])):
@@ -322,13 +283,16 @@ def schedule(
     segments_per_worker: int,
     rng: np.random.Generator,
     max_walk: int = 10_000,
+    bank: list[dict] | None = None,
 ) -> list[int]:
-    """Start states of the next round's ``workers`` by virtual trajectories (see module doc)."""
+    """Start states of the next round's ``workers`` by virtual trajectories (see module doc):
+    the chain is estimated from ``segments``, the walk consumes the unspliced segments of
+    ``bank`` (the trajectory's own; all of ``segments`` by default)."""
     counts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for s in segments:
         counts[s["start_state"]][s["end_state"]] += 1
     available = defaultdict(int)
-    for s in segments:
+    for s in segments if bank is None else bank:
         if s["spliced_order"] < 0:
             available[s["start_state"]] += 1
 
