@@ -86,13 +86,11 @@ def splice_round(
         )
     # The starts are the first minima the campaign's registry sees (round 0 identifies them
     # before any segment, in trajectory order), so a fresh registry gives them their ids again.
+    # Round 0 keeps that registry as the campaign's.
     first = StateRegistry(numbers, tol, relabel)
-    origins = [first.identify(a.positions, a.get_potential_energy(), 0) for a in starts]
+    origins = [first.identify(a.positions, a.get_potential_energy(), inp.round) for a in starts]
     if inp.previous is None:
-        registry = StateRegistry(numbers, tol, relabel)
-        for atoms in starts:
-            registry.identify(atoms.positions, atoms.get_potential_energy(), inp.round)
-        segments, edges = [], {}
+        registry, segments, edges = first, [], {}
     else:
         prev = round_paths(inp.previous)
         states = read_table(prev["states"], schema.STATES)
