@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hopformer.ml.loop import ProgressBar, Schedule
+from hopformer.ml.loop import ProgressBar, Schedule, fit, seeded_init
 from hopformer.surrogates.predictor import PredictorConfig
 from hopformer.surrogates.training import SurrogateTraining, train_predictor
 
@@ -82,3 +82,78 @@ def test_a_killed_surrogate_training_resumes_to_the_same_weights(tmp_path, monke
         _runs(), config, 5.0, other, tmp_path / "b", tmp_path / "c.csv", log=logs.append
     )
     assert any("set aside" in m for m in logs), "a checkpoint of another seed is not resumed"
+
+
+def _fit_line(tmp_path, decay, evaluate=None, die_at=None):
+    """A straight line fitted by :func:`fit`; returns (model, the weights after every step)."""
+    model = seeded_init(0, lambda: torch.nn.Linear(1, 1))
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.linspace(-1, 1, 16)[:, None]
+    seen = []
+
+    def step_loss(step):
+        if step == die_at:
+            raise KeyboardInterrupt
+        noise = torch.as_tensor(np.random.default_rng(step).normal(0, 0.3, (16, 1)), dtype=x.dtype)
+        loss = ((model(x) - (2 * x + 1 + noise)) ** 2).mean()
+        loss.backward()
+        return float(loss.detach()), {"loss": float(loss.detach())}
+
+    def record(step):
+        if evaluate is not None:
+            evaluate(step, model)
+        return {}
+
+    def after(step):  # the weights the optimiser left, before the hook swaps the average in
+        seen.append([p.detach().clone() for p in model.parameters()])
+        return record(step)
+
+    schedule = Schedule(steps=12, learning_rate=0.1, checkpoint_every=4, average_decay=0.9)
+    schedule = schedule if decay else Schedule(steps=12, learning_rate=0.1, checkpoint_every=4)
+    fit(
+        model,
+        optimiser,
+        schedule,
+        step_loss,
+        fp="line",
+        checkpoint_dir=tmp_path,
+        loss_log=None,
+        columns=("step", "loss"),
+        evaluate=record if decay else after,
+        log=lambda m: None,
+    )
+    return model, seen
+
+
+def test_the_moving_average_is_what_the_model_ends_with_and_what_the_hook_sees(tmp_path):
+    """Without averaging, the raw weights of every step; with it, the model ends with the
+    exponential average of exactly those weights (decay min(0.9, (1 + s)/(10 + s)) at step s,
+    from the initial weights), the hook judges the average at each step, and a run killed
+    after a checkpoint resumes to the same average."""
+    _, raw = _fit_line(tmp_path / "raw", decay=False)
+    start = [p.detach().clone() for p in seeded_init(0, lambda: torch.nn.Linear(1, 1)).parameters()]
+    expected, hooked = [t.clone() for t in start], []
+    for s, weights in enumerate(raw):
+        d = min(0.9, (1 + s) / (10 + s))
+        expected = [a * d + (1 - d) * w for a, w in zip(expected, weights, strict=True)]
+        hooked.append([t.clone() for t in expected])
+    seen = []
+    averaged, _ = _fit_line(
+        tmp_path / "avg",
+        decay=True,
+        evaluate=lambda s, m: seen.append([p.detach().clone() for p in m.parameters()]),
+    )
+    for a, e in zip(averaged.parameters(), expected, strict=True):
+        torch.testing.assert_close(a.detach(), e)
+    assert not torch.allclose(expected[0], raw[-1][0]), "the average differs from the last step"
+    for got, want in zip(seen, hooked, strict=True):
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e)
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit_line(tmp_path / "killed", decay=True, die_at=6)  # after the step-4 checkpoint
+    resumed, _ = _fit_line(tmp_path / "killed", decay=True)
+    for a, b in zip(resumed.parameters(), averaged.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="average decay"):
+        Schedule(steps=1, learning_rate=1.0, average_decay=1.0)

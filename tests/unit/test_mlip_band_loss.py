@@ -99,7 +99,8 @@ def test_bands_are_grouped_by_their_neb_group_and_singletons_dropped(band):
 
 
 def test_the_band_term_alone_fits_a_bands_energy_profile(band, tmp_path):
-    """Only the band term in the loss (energy and force weights 0): the centred profile error
+    """Only the band term in the loss (energy weights, the last steps' too, and the force
+    weight 0): the centred profile error
     falls well below its start; with the band weight 0 as well, no parameter moves."""
     start = new_network(SMALL, MlipTrainConfig(float64=True), band)
     before = profile_error(start, band)
@@ -109,6 +110,7 @@ def test_the_band_term_alone_fits_a_bands_energy_profile(band, tmp_path):
             steps=150,
             batch_size=2,
             energy_weight=0.0,
+            final_energy_weight=0.0,
             force_weight=0.0,
             band_weight=weight,
             learning_rate=5e-3,
@@ -153,3 +155,33 @@ def test_path_barriers_compare_max_minus_first_along_the_reference_images(band):
     assert found["bands"] == 3 and found["within_20_mev"] == 2
     assert found["mean_error_mev"] == pytest.approx(-40.0 / 3, abs=1e-6)
     assert found["mae_mev"] == pytest.approx(40.0 / 3, abs=1e-6)
+
+
+def test_the_last_steps_weigh_the_energies_by_their_own_weight(band, tmp_path):
+    """``final_fraction`` of the steps, counted from the end, use ``final_energy_weight``: with
+    every other weight 0 the parameters move only when that stage exists."""
+    cfg = MlipTrainConfig(steps=10, final_fraction=0.3, final_energy_weight=0.5)
+    assert [cfg.at_step(s).energy_weight for s in (0, 6, 7, 9)] == [0.01, 0.01, 0.5, 0.5]
+    assert MlipTrainConfig(steps=10, final_fraction=0.0).at_step(9).energy_weight == 0.01
+    with pytest.raises(ValueError, match="final_fraction"):
+        MlipTrainConfig(final_fraction=1.5)
+
+    def moved(fraction: float) -> bool:
+        cfg = MlipTrainConfig(
+            steps=4,
+            batch_size=2,
+            energy_weight=0.0,
+            force_weight=0.0,
+            band_weight=0.0,
+            final_fraction=fraction,
+            final_energy_weight=1.0,
+            eval_every=4,
+            float64=True,
+        )
+        d = tmp_path / str(fraction)
+        train(band, [], SMALL, cfg, d / "m.pt", d / "l.csv", d / "c", log=lambda m: None)
+        start = new_network(SMALL, cfg, band).state_dict()
+        state = load_network(d / "m.pt", torch.float64).state_dict()
+        return any(not torch.equal(state[k], v) for k, v in start.items())
+
+    assert moved(0.5) and not moved(0.0)

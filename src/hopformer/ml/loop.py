@@ -7,6 +7,11 @@ A model supplies ``step_loss(step)``: it draws its batch from a stream seeded by
 * the **schedule**: linear warm-up over ``warmup_steps``, then cosine decay to 5 % of the peak
   at the last step;
 * gradient clipping (optional), the optimiser step, a seeded evaluation hook;
+* an optional **moving average** of the weights (``average_decay`` > 0): updated after every
+  optimiser step with the decay min(d, (1 + s)/(10 + s)) at step s, so the random initial
+  weights are forgotten within the first tens of steps. The evaluation hook sees the averaged
+  weights, and the trained model ends with them; the checkpoint keeps both, so a resumed run
+  averages on exactly as an uninterrupted one;
 * **checkpoints** (model, optimiser, step, loss rows, fingerprint) written atomically every
   ``checkpoint_every`` steps and at the end. On start, a checkpoint whose fingerprint
   (model config, training config but its ``steps``, data) matches is resumed, so a killed job
@@ -45,6 +50,7 @@ class Schedule:
     warmup_steps: int = 0
     checkpoint_every: int = 200
     grad_clip: float | None = None
+    average_decay: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "checkpoint_every"):
@@ -52,6 +58,8 @@ class Schedule:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0.0 <= self.average_decay < 1.0:
+            raise ValueError(f"average decay must be in [0, 1), got {self.average_decay}")
 
     def rate(self, step: int) -> float:
         """Linear warm-up, then cosine decay to 5 % at the last step."""
@@ -59,6 +67,27 @@ class Schedule:
             return self.learning_rate * (step + 1) / self.warmup_steps
         t = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
         return self.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+class Average:
+    """The exponential moving average of a model's parameters (buffers are the model's own).
+    :meth:`swap` exchanges the averaged and the current weights in place, so the same module
+    evaluates either without a copy of the model."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.weights = [p.detach().clone() for p in model.parameters()]
+
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1.0 + step) / (10.0 + step))
+        with torch.no_grad():
+            for a, p in zip(self.weights, model.parameters(), strict=True):
+                a.lerp_(p.detach(), 1.0 - d)
+
+    def swap(self, model: torch.nn.Module) -> None:
+        with torch.no_grad():
+            for k, p in enumerate(model.parameters()):
+                p.data, self.weights[k] = self.weights[k], p.data
 
 
 def fingerprint(*parts) -> str:
@@ -133,8 +162,10 @@ def resume(
     device,
     log: Callable[[str], None],
     steps: int | None = None,
+    average: Average | None = None,
 ) -> tuple[int, list[dict]]:
-    """(step, loss rows) to continue from checkpoint ``last`` — model and optimiser restored —
+    """(step, loss rows) to continue from checkpoint ``last`` — model, optimiser and
+    ``average`` restored —
     when its fingerprint is ``fp`` and it stopped at or before ``steps``; otherwise (0, [])
     with the checkpoint set aside (:func:`set_aside`)."""
     if not last.is_file():
@@ -155,6 +186,11 @@ def resume(
     try:
         model.load_state_dict(ckpt["model"])
         optimiser.load_state_dict(ckpt["optimiser"])
+        if average is not None:
+            saved = ckpt["average"]
+            if [a.shape for a in saved] != [a.shape for a in average.weights]:
+                raise ValueError("the averaged weights do not fit the model")
+            average.weights = [a.to(device) for a in saved]
     except Exception as exc:
         model.load_state_dict(before)  # a failed load may have copied part of the weights
         set_aside(last, f"its weights do not fit the model ({_first_line(exc)})", log)
@@ -170,6 +206,7 @@ def save_checkpoint(
     model: torch.nn.Module,
     optimiser: torch.optim.Optimizer,
     rows: list[dict],
+    average: Average | None = None,
 ) -> None:
     """Atomically write what :func:`resume` needs to continue after ``step`` steps."""
     blob = {
@@ -179,6 +216,8 @@ def save_checkpoint(
         "optimiser": optimiser.state_dict(),
         "rows": rows,
     }
+    if average is not None:
+        blob["average"] = average.weights
     with atomic_path(last) as tmp:
         torch.save(blob, tmp)
 
@@ -202,10 +241,14 @@ def fit(
     it matches ``fp``); returns (the step it resumed at, the loss rows of every step).
 
     Each row is ``{"step": s, **step_loss(s)[1], **evaluate(s)}`` restricted to ``columns``;
-    ``progress`` names the evaluate column the progress bar shows beside the loss."""
+    ``progress`` names the evaluate column the progress bar shows beside the loss. With
+    ``schedule.average_decay`` the model ends with the averaged weights."""
     last = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
+    average = Average(model, schedule.average_decay) if schedule.average_decay else None
     step0, rows = (
-        resume(last, fp, model, optimiser, device, log, schedule.steps) if last else (0, [])
+        resume(last, fp, model, optimiser, device, log, schedule.steps, average)
+        if last
+        else (0, [])
     )
     bar = ProgressBar(schedule.steps, step0)
     model.train()
@@ -217,16 +260,23 @@ def fit(
         if schedule.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
         optimiser.step()
+        if average is not None:
+            average.update(model, step)
+            average.swap(model)  # the hook judges the averaged weights
         extra = evaluate(step) if evaluate is not None else {}
+        if average is not None:
+            average.swap(model)
         row = {c: "" for c in columns} | {"step": step, **parts, **extra}
         rows.append({c: row[c] for c in columns})
         shown = extra.get(progress) if progress else None
         bar.update(step, loss, shown if shown != "" else None)
         if (step + 1) % schedule.checkpoint_every == 0 or step == schedule.steps - 1:
             if last is not None:
-                save_checkpoint(last, fp, step + 1, model, optimiser, rows)
+                save_checkpoint(last, fp, step + 1, model, optimiser, rows, average)
             if loss_log is not None:
                 write_loss_log(loss_log, rows, columns)
     if loss_log is not None and step0 >= schedule.steps:  # resumed a finished run: no step wrote it
         write_loss_log(loss_log, rows, columns)
+    if average is not None:
+        average.swap(model)  # the trained model is the average
     return step0, rows

@@ -12,6 +12,12 @@ the error of the energy *differences* along the band, which a barrier is made of
 offset the model has on that band (docs/design.md §12). Before the first
 step the per-element reference energies are fitted to the training energies
 (:meth:`~hopformer.mlip.model.MlipNetwork.fit_reference`).
+
+The last ``final_fraction`` of the steps weigh the energies by ``final_energy_weight``
+instead (MACE's second stage): the forces have been learned by then, and the learning rate
+is low, so the energies are fitted without undoing them. The weights are averaged over the
+steps (``average_decay``, :class:`~hopformer.ml.loop.Average`), and the model file holds the
+average, which damps the step-to-step noise of that fit (docs/design.md §12).
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
 forward and one double-backward pass, not one per configuration.
 
@@ -27,7 +33,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -63,6 +69,9 @@ class MlipTrainConfig:
     neb_energy_factor: float = 1.0
     band_weight: float = 1.0
     band_images: int = 4
+    final_fraction: float = 0.2
+    final_energy_weight: float = 0.5
+    average_decay: float = 0.99
     checkpoint_every: int = 200
     eval_every: int = 200
     seed: int = 1
@@ -74,6 +83,17 @@ class MlipTrainConfig:
                 raise ValueError(f"mlip training {name} must be ≥ 1, got {getattr(self, name)}")
         if self.band_images < 2:
             raise ValueError(f"mlip training band_images must be ≥ 2, got {self.band_images}")
+        if not 0.0 <= self.final_fraction <= 1.0:
+            raise ValueError(f"mlip training final_fraction must be in [0, 1], got {self.final_fraction}")
+        if not 0.0 <= self.average_decay < 1.0:
+            raise ValueError(f"mlip training average_decay must be in [0, 1), got {self.average_decay}")
+
+    def at_step(self, step: int) -> MlipTrainConfig:
+        """The loss weights of ``step``: the last ``final_fraction`` of the steps weigh the
+        energies by ``final_energy_weight``."""
+        if step >= self.steps - round(self.final_fraction * self.steps):
+            return replace(self, energy_weight=self.final_energy_weight)
+        return self
 
 
 class Graphs:
@@ -260,7 +280,7 @@ def train(
         pick = rng(config.seed, MLIP_STEP, step).choice(len(train_graphs), size, replace=False)
         b = batch([train_graphs.items[k] for k in pick])
         loss, de, df = loss_terms(
-            model, b, config, energy_factors=energy_factors[torch.as_tensor(pick)]
+            model, b, config.at_step(step), energy_factors=energy_factors[torch.as_tensor(pick)]
         )
         if bands:
             draw = rng(config.seed, MLIP_BAND, step)
@@ -281,7 +301,14 @@ def train(
             }
         return {}
 
-    schedule = Schedule(config.steps, config.learning_rate, 0, config.checkpoint_every, GRAD_CLIP)
+    schedule = Schedule(
+        config.steps,
+        config.learning_rate,
+        0,
+        config.checkpoint_every,
+        GRAD_CLIP,
+        average_decay=config.average_decay,
+    )
     t0 = time.perf_counter()
     step0, rows = fit(
         model,
