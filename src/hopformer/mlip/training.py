@@ -84,9 +84,13 @@ class MlipTrainConfig:
         if self.band_images < 2:
             raise ValueError(f"mlip training band_images must be ≥ 2, got {self.band_images}")
         if not 0.0 <= self.final_fraction <= 1.0:
-            raise ValueError(f"mlip training final_fraction must be in [0, 1], got {self.final_fraction}")
+            raise ValueError(
+                f"mlip training final_fraction must be in [0, 1], got {self.final_fraction}"
+            )
         if not 0.0 <= self.average_decay < 1.0:
-            raise ValueError(f"mlip training average_decay must be in [0, 1), got {self.average_decay}")
+            raise ValueError(
+                f"mlip training average_decay must be in [0, 1), got {self.average_decay}"
+            )
 
     def at_step(self, step: int) -> MlipTrainConfig:
         """The loss weights of ``step``: the last ``final_fraction`` of the steps weigh the
