@@ -18,13 +18,8 @@ from hopformer.ml.loop import ProgressBar
 from hopformer.ml.modelfile import save_model_file
 from hopformer.mlip.calculator import HopformerPotential
 from hopformer.mlip.data import SamplingSpec, bulk_rows, label, read_configs, split_of
-from hopformer.mlip.model import (
-    MlipConfig,
-    MlipNetwork,
-    energy_forces,
-    envelope,
-    spherical_harmonics,
-)
+from hopformer.mlip.features import Neighbourhoods, envelope, spherical_harmonics
+from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
 from hopformer.mlip.training import Graphs, MlipTrainConfig, batch, metrics, predict, train
 
 
@@ -71,6 +66,25 @@ def _fd_force(model, atoms, x, a, k, cell=None, h=1e-4):
     xp[a, k] += h
     xm[a, k] -= h
     return -(_energy(model, atoms, xp, cell) - _energy(model, atoms, xm, cell)) / (2 * h)
+
+
+def test_a_moment_laid_out_per_atom_is_the_sum_over_its_edges():
+    """The batched layout (:class:`Neighbourhoods`) gives A_i,m,c = Σ_(e: i_e = i) Y_m(e) w_c(e)
+    for edges in any order, atoms without edges included, and so does its derivative."""
+    rng = np.random.default_rng(3)
+    i = torch.as_tensor(rng.permutation(np.repeat([0, 1, 3, 4], [5, 1, 7, 2])))  # atom 2: none
+    y = torch.tensor(rng.normal(size=(len(i), 5)), requires_grad=True)
+    w = torch.tensor(rng.normal(size=(len(i), 6)), requires_grad=True)
+    hood = Neighbourhoods(i, 5)
+    assert hood.width == 7
+    got = hood.moment(hood.pad(y).transpose(1, 2).contiguous(), w)
+    want = torch.zeros((5, 5, 6), dtype=y.dtype).index_add(0, i, y[:, :, None] * w[:, None, :])
+    torch.testing.assert_close(got, want)
+    assert torch.equal(got[2], torch.zeros((5, 6), dtype=y.dtype))
+    g = torch.as_tensor(rng.normal(size=want.shape))
+    grads = torch.autograd.grad((got * g).sum(), (y, w))
+    for a, b in zip(grads, torch.autograd.grad((want * g).sum(), (y, w)), strict=True):
+        torch.testing.assert_close(a, b)
 
 
 def test_spherical_harmonics_are_normalised_and_the_envelope_is_smooth():

@@ -26,7 +26,10 @@ the stress (1/V) ∂E/∂ε by autograd, so they are exactly consistent with the
   rotation invariants Σ_m A_i,lm² per l and channel (3-body terms: two neighbours and the
   centre). With ``correlation: 3`` also the third-order products vᵀTv and tr T³, v the l = 1
   moment as a vector and T the l = 2 moment as a symmetric traceless matrix
-  (:func:`cubic_invariants`): 4-body terms, the order of MACE's "correlation 3".
+  (:func:`~hopformer.mlip.features.cubic_invariants`): 4-body terms, the order of MACE's
+  "correlation 3". Each moment is summed per atom as one batched matrix product over its
+  neighbours (:class:`~hopformer.mlip.features.Neighbourhoods`), which the force loss
+  differentiates twice at less cost than the edge-by-edge sum.
 * **Vector features (``vectors: true``):** each block also passes on a vector feature per
   atom and channel, v_i ← v_i + W A_i,1 (its l = 1 moment, mixed across channels), and the next
   block's messages carry the neighbours' vectors: R(r_ij) v_j · r̂_ij into the l = 0 moment and
@@ -55,6 +58,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from hopformer.mlip.features import (
+    Neighbourhoods,
+    cubic_invariants,
+    envelope,
+    spherical_harmonics,
+)
 from hopformer.physics.structure import neighbours
 
 
@@ -112,48 +121,6 @@ LEGACY = {"attention": "softmax"}
 SUM_SCALE = 10.0
 
 
-def envelope(d: torch.Tensor, p: int = 6) -> torch.Tensor:
-    """DimeNet's polynomial cutoff u(d), d = r/r_c: u(0) = 1, u(1) = u'(1) = u''(1) = 0."""
-    d = d.clamp(0.0, 1.0)
-    return (
-        1.0
-        - (p + 1) * (p + 2) / 2 * d**p
-        + p * (p + 2) * d ** (p + 1)
-        - p * (p + 1) / 2 * d ** (p + 2)
-    )
-
-
-def spherical_harmonics(u: torch.Tensor, lmax: int) -> torch.Tensor:
-    """Real spherical harmonics of unit vectors u (E, 3) up to ``lmax`` ≤ 3, (E, (lmax+1)²),
-    normalised so that Σ_m Y_lm² = 2l + 1."""
-    x, y, z = u[:, 0], u[:, 1], u[:, 2]
-    out = [torch.ones_like(x)]
-    if lmax >= 1:
-        s3 = math.sqrt(3.0)
-        out += [s3 * x, s3 * y, s3 * z]
-    if lmax >= 2:
-        s15, s5 = math.sqrt(15.0), math.sqrt(5.0)
-        out += [
-            s15 * x * y,
-            s15 * y * z,
-            s5 / 2 * (3 * z * z - 1),
-            s15 * x * z,
-            s15 / 2 * (x * x - y * y),
-        ]
-    if lmax >= 3:
-        a, b, c, d = math.sqrt(70) / 4, math.sqrt(105), math.sqrt(42) / 4, math.sqrt(7) / 2
-        out += [
-            a * y * (3 * x * x - y * y),
-            b * x * y * z,
-            c * y * (5 * z * z - 1),
-            d * z * (5 * z * z - 3),
-            c * x * (5 * z * z - 1),
-            b / 2 * z * (x * x - y * y),
-            a * x * (x * x - 3 * y * y),
-        ]
-    return torch.stack(out, -1)
-
-
 def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, width), nn.SiLU(), nn.Linear(width, n_out))
 
@@ -185,9 +152,10 @@ class _Interaction(nn.Module):
             self.vector_out = nn.Linear(w, w, bias=False)
         self.update = _mlp(w + w * (c.lmax + 1) + cubic + (w if c.vectors else 0), w, w)
 
-    def forward(self, h, v, z, i, j, rbf, sh, env, n_atoms):
+    def forward(self, h, v, z, i, j, rbf, sh, env, hood, ylm):
         """New scalar features h (N, C) and, with ``vectors``, vector features v (N, 3, C);
-        v is None otherwise."""
+        v is None otherwise. ``hood`` lays the edges out per atom and ``ylm`` are its
+        harmonics for l ≥ 1 (:class:`~hopformer.mlip.features.Neighbourhoods`)."""
         c = self.c
         heads, per = c.heads, c.width // c.heads
         q = (self.query(h)[i] + self.pair_q(z)[i]).view(-1, heads, per)
@@ -196,19 +164,21 @@ class _Interaction(nn.Module):
         s_geo = self.geo(rbf)
         g = torch.sigmoid(self.gate(torch.cat([rbf, h[i], h[j]], -1)))
         score = g * s_geo + (1 - g) * s_chem  # (E, heads)
-        alpha = self._weights(score, env, i, n_atoms)  # (E, heads)
+        alpha = self._weights(score, env, i, hood.atoms)  # (E, heads)
         value = self.value(h)[j].view(-1, heads, per) * alpha[..., None]
         value = value.reshape(-1, c.width)
-        radial = self.filter(rbf).view(-1, c.lmax + 1, c.width)
+        # split, not sliced: a slice's derivative would fill the whole filter output per l
+        radial = self.filter(rbf).split(c.width, dim=1)
         invariants, moments = [], []
         vector_msgs = self._vector_messages(v, alpha, j, rbf, sh) if c.vectors else ()
         for l in range(c.lmax + 1):  # noqa: E741
-            ylm = sh[:, l * l : (l + 1) ** 2]  # (E, 2l+1)
-            msg = (radial[:, l] * value)[:, None, :] * ylm[:, :, None]  # (E, 2l+1, C)
-            a = torch.zeros((n_atoms, 2 * l + 1, c.width), dtype=h.dtype, device=h.device)
+            w = radial[l] * value  # (E, C); Y_00 = 1
+            if l == 0:
+                a = h.new_zeros((hood.atoms, c.width)).index_add(0, i, w)[:, None, :]
+            else:
+                a = hood.moment(ylm[l - 1], w)
             if l < len(vector_msgs):
-                msg = msg + vector_msgs[l]
-            a = a.index_add(0, i, msg)
+                a = a.index_add(0, i, vector_msgs[l])
             invariants.append((a * a).sum(1))
             moments.append(a)
         if c.correlation == 3:
@@ -246,30 +216,6 @@ class _Interaction(nn.Module):
         unit = sh[:, 1:4] / math.sqrt(3.0)  # r̂_ij
         along = (vj * unit[:, :, None]).sum(1) * radial[:, 0]
         return along[:, None, :], vj * radial[:, 1, None, :]
-
-
-def cubic_invariants(a1: torch.Tensor, a2: torch.Tensor) -> list[torch.Tensor]:
-    """Invariants of third order in the moments (4-body terms: three neighbours and the
-    centre) per atom and channel: vᵀTv and tr T³, with v the l = 1 moment as a vector and T the
-    l = 2 moment as the symmetric traceless matrix Σ_j w_j (r̂r̂ᵀ − I/3). a1 (N, 3, C) and a2
-    (N, 5, C) are in :func:`spherical_harmonics`' order and normalisation. Both are unchanged
-    by rotations and reflections."""
-    s3, s5, s15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
-    v = a1 / s3  # Σ w r̂
-    xy, yz, xz = a2[:, 0] / s15, a2[:, 1] / s15, a2[:, 3] / s15
-    zz = a2[:, 2] * 2 / (3 * s5)  # Σ w (ẑ² − 1/3)
-    d = a2[:, 4] * 2 / s15  # Σ w (x̂² − ŷ²)
-    xx, yy = (d - zz) / 2, (-d - zz) / 2
-    vx, vy, vz = v[:, 0], v[:, 1], v[:, 2]
-    vtv = xx * vx**2 + yy * vy**2 + zz * vz**2 + 2 * (xy * vx * vy + xz * vx * vz + yz * vy * vz)
-    t3 = (
-        xx**3
-        + yy**3
-        + zz**3
-        + 3 * (xx * (xy**2 + xz**2) + yy * (xy**2 + yz**2) + zz * (xz**2 + yz**2))
-        + 6 * xy * yz * xz
-    )
-    return [vtv, t3]
 
 
 class MlipNetwork(nn.Module):
@@ -311,10 +257,12 @@ class MlipNetwork(nn.Module):
         rbf = self.bessel(r) * env[:, None]
         sh = spherical_harmonics(rij / r[:, None], self.config.lmax)
         n = x.shape[0]
+        hood = Neighbourhoods(i, n)
+        ylm = hood.harmonics(sh, self.config.lmax)
         h = self.embed(numbers)
         v = h.new_zeros((n, 3, self.config.width)) if self.config.vectors else None
         for layer in self.layers:
-            h, v = layer(h, v, numbers, i, j, rbf, sh, env, n)
+            h, v = layer(h, v, numbers, i, j, rbf, sh, env, hood, ylm)
         if graph is None:  # one configuration: a batch of one
             zeros = torch.zeros(n, dtype=torch.long, device=x.device)
             return self._batch_energy(h, numbers, zeros, 1)[0]
