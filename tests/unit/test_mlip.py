@@ -16,11 +16,19 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 
 from hopformer.ml.loop import ProgressBar
 from hopformer.ml.modelfile import save_model_file
-from hopformer.mlip.calculator import HopformerPotential
+from hopformer.mlip.calculator import HopformerPotential, load_network
 from hopformer.mlip.data import SamplingSpec, bulk_rows, label, read_configs, split_of
 from hopformer.mlip.features import Neighbourhoods, envelope, spherical_harmonics
 from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
-from hopformer.mlip.training import Graphs, MlipTrainConfig, batch, metrics, predict, train
+from hopformer.mlip.training import (
+    Graphs,
+    MlipTrainConfig,
+    batch,
+    metrics,
+    new_network,
+    predict,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -434,8 +442,7 @@ def test_the_neb_energy_factor_scales_the_energy_term_of_neb_images(model, pt55,
     """A batch's loss is the mean of its configurations' own losses with each energy term
     scaled by its factor, and ``neb_energy_factor`` is that factor for NEB images in training:
     at 0, with no force term, a training set of NEB images alone moves no parameter."""
-    from hopformer.mlip.calculator import load_network
-    from hopformer.mlip.training import loss_terms, new_network
+    from hopformer.mlip.training import loss_terms
 
     rng_ = np.random.default_rng(2)
     configs = [
@@ -475,10 +482,17 @@ def test_the_neb_energy_factor_scales_the_energy_term_of_neb_images(model, pt55,
             band_weight=0.0,
             eval_every=3,
         )
-        d = tmp_path / str(factor)
-        train(configs, [], small, cfg, d / "m.pt", d / "l.csv", d / "c", log=lambda m: None)
-        start = new_network(small, cfg, configs).state_dict()
-        state = load_network(d / "m.pt").state_dict()
-        return any(not torch.equal(state[k].to(v.dtype), v) for k, v in start.items())
+        return training_moves(configs, small, cfg, tmp_path / str(factor))
 
     assert moved(1.0) and not moved(0.0)
+
+
+def training_moves(configs, model_config: MlipConfig, cfg: MlipTrainConfig, folder) -> bool:
+    """Whether a training of ``cfg`` on ``configs`` changes any parameter of its start."""
+    quiet = lambda m: None  # noqa: E731
+    train(
+        configs, [], model_config, cfg, folder / "m.pt", folder / "l.csv", folder / "c", log=quiet
+    )
+    start = new_network(model_config, cfg, configs).state_dict()
+    state = load_network(folder / "m.pt").state_dict()
+    return any(not torch.equal(state[k].to(v.dtype), v) for k, v in start.items())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_mlip import training_moves
 
 from hopformer.mlip.calculator import load_network
 from hopformer.mlip.data import label
@@ -178,10 +179,6 @@ def test_the_last_steps_weigh_the_energies_by_their_own_weight(band, tmp_path):
             eval_every=4,
             float64=True,
         )
-        d = tmp_path / str(fraction)
-        train(band, [], SMALL, cfg, d / "m.pt", d / "l.csv", d / "c", log=lambda m: None)
-        start = new_network(SMALL, cfg, band).state_dict()
-        state = load_network(d / "m.pt", torch.float64).state_dict()
-        return any(not torch.equal(state[k], v) for k, v in start.items())
+        return training_moves(band, SMALL, cfg, tmp_path / str(fraction))
 
     assert moved(0.5) and not moved(0.0)
