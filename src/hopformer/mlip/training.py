@@ -18,6 +18,7 @@ instead (MACE's second stage): the forces have been learned by then, and the lea
 is low, so the energies are fitted without undoing them. The weights are averaged over the
 steps (``average_decay``, :class:`~hopformer.ml.loop.Average`), and the model file holds the
 average, which damps the step-to-step noise of that fit (docs/design.md §12).
+
 A step's configurations run as one disjoint graph (:func:`batch`), so its cost is one
 forward and one double-backward pass, not one per configuration.
 
