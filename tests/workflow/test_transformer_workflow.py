@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -95,17 +96,29 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(done):
     checkpoint = done.results / "model/checkpoints/last.pt"
 
     def run_until(condition):
-        """Start the workflow, SIGKILL the training once ``condition(log text)`` holds."""
+        """Start the workflow, SIGKILL the training once ``condition(log text)`` holds. On a
+        slow machine the condition may not come in time: then the test fails, and neither
+        the workflow nor its 3000-step training is left running behind it."""
         run = done.popen("--until", "train_transformer")
-        deadline, text = time.time() + 180, ""
-        while time.time() < deadline and run.poll() is None:
-            text = log.read_text() if log.exists() else ""
-            pids = processes("train-transformer", under=done.root)
-            if pids and condition(text):
-                os.kill(pids[0], signal.SIGKILL)
-                break
-            time.sleep(0.1)
-        run.communicate(timeout=120)
+        deadline, text, killed = time.time() + 300, "", False
+        try:
+            while time.time() < deadline and run.poll() is None:
+                text = log.read_text() if log.exists() else ""
+                pids = processes("train-transformer", under=done.root)
+                if pids and condition(text):
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed = True
+                    break
+                time.sleep(0.1)
+            assert killed, f"the training never reached the point to kill it at:\n{text}"
+            run.communicate(timeout=120)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+            for pid in processes("train-transformer", under=done.root):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         assert run.returncode != 0, "the training job should have been killed"
         return text
 
