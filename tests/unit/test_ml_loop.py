@@ -84,8 +84,9 @@ def test_a_killed_surrogate_training_resumes_to_the_same_weights(tmp_path, monke
     assert any("set aside" in m for m in logs), "a checkpoint of another seed is not resumed"
 
 
-def _fit_line(tmp_path, decay, evaluate=None, die_at=None):
-    """A straight line fitted by :func:`fit`; returns (model, the weights after every step)."""
+def _fit_line(tmp_path, decay, die_at=None):
+    """A straight line fitted by :func:`fit`; returns (model, the weights the evaluation hook
+    saw after every step: the optimiser's own without averaging, else the average)."""
     model = seeded_init(0, lambda: torch.nn.Linear(1, 1))
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     x = torch.linspace(-1, 1, 16)[:, None]
@@ -99,27 +100,20 @@ def _fit_line(tmp_path, decay, evaluate=None, die_at=None):
         loss.backward()
         return float(loss.detach()), {"loss": float(loss.detach())}
 
-    def record(step):
-        if evaluate is not None:
-            evaluate(step, model)
+    def hook(step):
+        seen.append([p.detach().clone() for p in model.parameters()])
         return {}
 
-    def after(step):  # the weights the optimiser left, before the hook swaps the average in
-        seen.append([p.detach().clone() for p in model.parameters()])
-        return record(step)
-
-    schedule = Schedule(steps=12, learning_rate=0.1, checkpoint_every=4, average_decay=0.9)
-    schedule = schedule if decay else Schedule(steps=12, learning_rate=0.1, checkpoint_every=4)
     fit(
         model,
         optimiser,
-        schedule,
+        Schedule(steps=12, learning_rate=0.1, checkpoint_every=4, average_decay=decay),
         step_loss,
         fp="line",
         checkpoint_dir=tmp_path,
         loss_log=None,
         columns=("step", "loss"),
-        evaluate=record if decay else after,
+        evaluate=hook,
         log=lambda m: None,
     )
     return model, seen
@@ -130,19 +124,14 @@ def test_the_moving_average_is_what_the_model_ends_with_and_what_the_hook_sees(t
     exponential average of exactly those weights (decay min(0.9, (1 + s)/(10 + s)) at step s,
     from the initial weights), the hook judges the average at each step, and a run killed
     after a checkpoint resumes to the same average."""
-    _, raw = _fit_line(tmp_path / "raw", decay=False)
+    _, raw = _fit_line(tmp_path / "raw", decay=0.0)
     start = [p.detach().clone() for p in seeded_init(0, lambda: torch.nn.Linear(1, 1)).parameters()]
     expected, hooked = [t.clone() for t in start], []
     for s, weights in enumerate(raw):
         d = min(0.9, (1 + s) / (10 + s))
         expected = [a * d + (1 - d) * w for a, w in zip(expected, weights, strict=True)]
         hooked.append([t.clone() for t in expected])
-    seen = []
-    averaged, _ = _fit_line(
-        tmp_path / "avg",
-        decay=True,
-        evaluate=lambda s, m: seen.append([p.detach().clone() for p in m.parameters()]),
-    )
+    averaged, seen = _fit_line(tmp_path / "avg", decay=0.9)
     for a, e in zip(averaged.parameters(), expected, strict=True):
         torch.testing.assert_close(a.detach(), e)
     assert not torch.allclose(expected[0], raw[-1][0]), "the average differs from the last step"
@@ -151,8 +140,8 @@ def test_the_moving_average_is_what_the_model_ends_with_and_what_the_hook_sees(t
             torch.testing.assert_close(a, e)
 
     with pytest.raises(KeyboardInterrupt):
-        _fit_line(tmp_path / "killed", decay=True, die_at=6)  # after the step-4 checkpoint
-    resumed, _ = _fit_line(tmp_path / "killed", decay=True)
+        _fit_line(tmp_path / "killed", decay=0.9, die_at=6)  # after the step-4 checkpoint
+    resumed, _ = _fit_line(tmp_path / "killed", decay=0.9)
     for a, b in zip(resumed.parameters(), averaged.parameters(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="average decay"):
