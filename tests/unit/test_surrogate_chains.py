@@ -30,6 +30,7 @@ from hopformer.surrogates.predictor import (
 from hopformer.surrogates.training import (
     SurrogateTraining,
     chain_loss,
+    step_weights,
     train,
     train_predictor,
     window_frames,
@@ -269,3 +270,50 @@ def test_an_integrator_rollout_held_on_a_potential_keeps_that_potentials_total_e
     np.testing.assert_allclose(held, held[0], rtol=0, atol=1e-8 * abs(held[0]))
     fx, fv = rollout(model, x, v, numbers, cell, 3)
     assert np.ptp(eam_total(fx, fv)) > 0.01, "unheld, the same weights move the energy"
+
+
+def _free_flight_loss(dt, amp=0.08):
+    """Free flight's acceleration-unit loss over ``dt`` on oscillators x = A cos(ωt + φ) along
+    x, phases spread evenly: ⟨e_x²⟩ = A²/2 [(1 − c)² + (ωΔt − s)²], ⟨e_v²⟩ = A²ω²/2 [s² + (1 − c)²],
+    c = cos ωΔt, s = sin ωΔt, each mean over the three components."""
+    c, s = np.cos(OMEGA * dt), np.sin(OMEGA * dt)
+    ex2 = amp**2 / 2 * ((1 - c) ** 2 + (OMEGA * dt - s) ** 2) / 3
+    ev2 = amp**2 * OMEGA**2 / 2 * (s**2 + (1 - c) ** 2) / 3
+    return ex2 / (0.5 * dt * dt) ** 2 + ev2 / dt**2
+
+
+def test_balanced_step_weights_are_the_inverse_free_flight_error_of_an_oscillator():
+    n, amp, frame_dt = 12, 0.08, 5.0
+    t = np.arange(60) * frame_dt
+    phase = 2 * np.pi * np.arange(n) / n  # evenly spread: the phase averages are exact
+    x = np.zeros((len(t), n, 3))
+    v = np.zeros((len(t), n, 3))
+    x[:, :, 0] = amp * np.cos(OMEGA * t[:, None] + phase)
+    v[:, :, 0] = -amp * OMEGA * np.sin(OMEGA * t[:, None] + phase)
+    nve = {"positions": x, "velocities": v, "time_fs": t, "ensemble": "nve"}
+    runs = [nve, {**nve, "ensemble": "langevin"}]
+    lags = (1, 2, 6, 12)  # 5, 10, 30 and 60 fs: up to half the 126 fs period
+    data = [(r, s, 1, k, k * frame_dt, 1) for r in (0, 1) for k in lags for s in range(0, 40, 3)]
+    weights = step_weights(runs, data)
+    for ensemble in ("nve", "langevin"):
+        for k in lags:
+            expected = _free_flight_loss(frame_dt) / _free_flight_loss(k * frame_dt)
+            assert weights[(ensemble, k * frame_dt)] == pytest.approx(expected, rel=1e-9)
+    # the shortest step keeps its weight; scored as accelerations, longer ones err less
+    assert weights[("nve", 5.0)] == pytest.approx(1.0)
+    assert weights[("nve", 10.0)] < weights[("nve", 30.0)] < weights[("nve", 60.0)]
+    still = {**nve, "velocities": 0 * v, "positions": np.repeat(x[:1], len(t), 0)}
+    with pytest.raises(ValueError, match="free flight is exact on the nve runs at Δt 5 fs"):
+        step_weights([still], [(0, 0, 1, 1, 5.0, 1)])
+
+
+def test_balanced_steps_change_the_predictor_training():
+    runs = [{**_oscillator_run(), "numbers": np.full(3, 13), "cell": None}]
+    runs[0]["positions"] = runs[0]["positions"] + np.array([[0.0, 0, 0], [3, 0, 0], [0, 3, 0]])
+    config = PredictorConfig(horizon_fs=20.0, width=8, layers=1, conserve_energy=False)
+    plain = SurrogateTraining(steps=3, batch_size=2, seed=4)
+    balanced = SurrogateTraining(steps=3, batch_size=2, seed=4, balance_steps=True)
+    _, a = train_predictor(runs, config, 5.0, plain)
+    _, b = train_predictor(runs, config, 5.0, balanced)
+    # the same samples, the longer steps weighed up: the loss grows, never shrinks
+    assert all(rb["loss"] > ra["loss"] for ra, rb in zip(a[:1], b[:1], strict=True)), (a, b)

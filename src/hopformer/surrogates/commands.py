@@ -113,6 +113,7 @@ def _train(args, kind):
         choose_device(args.device),
         args.unroll,
         args.reverse,
+        getattr(args, "balance_steps", False),  # the predictor's alone
     )
     start = time.perf_counter()
     if kind == "integrator":

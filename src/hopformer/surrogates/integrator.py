@@ -230,16 +230,34 @@ def kinetic_energy(v: np.ndarray, masses: np.ndarray) -> float:
     return float(0.5 * (masses[:, None] * v**2).sum() * AMU_A2_FS2_IN_EV)
 
 
-def hold_energy(v: np.ndarray, masses: np.ndarray, kinetic: float) -> np.ndarray:
+def rigid_rotation(x: np.ndarray, v: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """The velocities (N, 3) of the rigid rotation ω × r about the centre of mass that carries
+    the whole angular momentum of a free cluster (I ω = L)."""
+    w = masses[:, None]
+    r = x - (w * x).sum(0) / masses.sum()
+    ang = (w * np.cross(r, v)).sum(0)
+    inertia = (
+        w[..., None] * ((r * r).sum(1)[:, None, None] * np.eye(3) - r[:, :, None] * r[:, None])
+    ).sum(0)
+    return np.cross(np.linalg.pinv(inertia, hermitian=True) @ ang, r)  # a dimer: singular I
+
+
+def hold_energy(
+    v: np.ndarray, masses: np.ndarray, kinetic: float, positions: np.ndarray | None = None
+) -> np.ndarray:
     """Velocities whose motion about the centre of mass is rescaled so that the total kinetic
     energy is ``kinetic`` eV (the centre of mass keeps its velocity; none is left if even that
-    exceeds it)."""
+    exceeds it). With a free cluster's ``positions`` its rigid rotation is kept too, and only
+    the motion left (the vibrations) is rescaled: the hold conserves the angular momentum."""
     vcm = (masses[:, None] * v).sum(0) / masses.sum()
-    internal = kinetic_energy(v - vcm, masses)
-    room = kinetic - kinetic_energy(np.broadcast_to(vcm, v.shape), masses)
+    rigid = np.broadcast_to(vcm, v.shape)
+    if positions is not None:
+        rigid = rigid + rigid_rotation(positions, v - vcm, masses)
+    internal = kinetic_energy(v - rigid, masses)
+    room = kinetic - kinetic_energy(rigid, masses)
     if internal <= 0:
         return v
-    return vcm + (v - vcm) * np.sqrt(max(room, 0.0) / internal)
+    return rigid + (v - rigid) * np.sqrt(max(room, 0.0) / internal)
 
 
 def rollout(

@@ -53,6 +53,7 @@ class PredictorConfig:
     radial: int = 16
     frequencies: int = 8
     conserve_momentum: bool = True
+    conserve_angular_momentum: bool = True
     conserve_energy: bool = True
 
     def __post_init__(self):
@@ -111,7 +112,10 @@ class TrajectoryPredictor(nn.Module):
             scale=dt / self.config.horizon_fs,
             conserve=not langevin,  # friction damps the centre of mass too
         )
-        return x + dx, v + dv
+        nx, nv = x + dx, v + dv
+        if self.config.conserve_angular_momentum and not langevin:
+            nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
+        return nx, nv
 
     def energy(self, x, numbers, i, j) -> torch.Tensor:
         """The learned potential energy (eV) of the cluster at positions ``x``."""
@@ -119,6 +123,28 @@ class TrajectoryPredictor(nn.Module):
 
     def save(self) -> dict:
         return {"config": asdict(self.config), "state": self.state_dict()}
+
+
+def _angular(x: torch.Tensor, v: torch.Tensor, w: torch.Tensor):
+    """(angular momentum about the centre of mass, positions about it) of masses ``w`` (N, 1)."""
+    r = x - (w * x).sum(0) / w.sum()
+    return (w * torch.linalg.cross(r, v)).sum(0), r
+
+
+def keep_angular_momentum(x0, v0, x1, v1, masses: torch.Tensor) -> torch.Tensor:
+    """Velocities ``v1`` at ``x1`` less the rigid rotation ω × r (I ω = the change of angular
+    momentum since (x0, v0)): the free cluster's angular momentum is conserved by construction,
+    with the least kinetic energy taken, and its linear momentum is untouched (Σ m ω × r = 0)."""
+    w = masses[:, None]
+    before, _ = _angular(x0, v0, w)
+    after, r = _angular(x1, v1, w)
+    eye = torch.eye(3, dtype=r.dtype, device=r.device)
+    inertia = (
+        w[..., None] * ((r * r).sum(1)[:, None, None] * eye - r[:, :, None] * r[:, None])
+    ).sum(0)
+    # pseudo-inverse: a dimer (or a lone atom) cannot turn about its own axis
+    omega = torch.linalg.pinv(inertia, hermitian=True) @ (after - before)
+    return v1 - torch.linalg.cross(omega.expand_as(r), r)
 
 
 def predict(
@@ -190,6 +216,7 @@ def chain(
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
     masses = masses_of(numbers)
     hold = thermostat is None and (energy is not None or model.config.conserve_energy)
+    angular = model.config.conserve_angular_momentum
     if energy is None:
         energy = lambda y: potential_energy(model, y, numbers)  # noqa: E731
     if hold:
@@ -207,7 +234,8 @@ def chain(
         if thermostat is not None:
             nv = nv + sigma * rng.standard_normal(nv.shape)
         if hold:
-            nv = hold_energy(nv, masses, total - energy(nx))
+            # with the angular momentum conserved the hold keeps the rigid rotation too
+            nv = hold_energy(nv, masses, total - energy(nx), nx if angular else None)
         xs.append(nx)
         vs.append(nv)
     return np.array(xs), np.array(vs)

@@ -63,6 +63,9 @@ class SurrogateTraining:
     unroll: int = 1
     #: also train on NVE chains read backwards, velocities flipped (time-reversal symmetry)
     reverse: bool = False
+    #: predictor only: weigh each (ensemble, Δt) so that free flight would score alike at every
+    #: Δt (:func:`step_weights`); otherwise long steps weigh almost nothing
+    balance_steps: bool = False
 
     def __post_init__(self):
         if self.unroll < 1:
@@ -191,6 +194,36 @@ def chain_loss(step, xs, vs, device, cell=None, dt=None) -> torch.Tensor:
     return loss / (len(xs) - 1)
 
 
+def step_weights(runs: Sequence[dict], data: Sequence[tuple], probes: int = 64) -> dict:
+    """The loss weight of each (ensemble, Δt) group of the predictor's samples ``data`` (run,
+    start, direction, lag, Δt, chain length): the inverse of the loss free flight (x + Δt v, v
+    unchanged) scores on up to ``probes`` of the group's chains, times that of the shortest Δt
+    averaged over ensembles — so the shortest steps keep their weight and every Δt counts by
+    how much of free flight's error the model leaves. Scored as accelerations, a 100 fs step of
+    a Pt cluster weighs ~10³ times less than a 10 fs one (docs/design.md §13)."""
+    groups: dict[tuple, list] = {}
+    for r, t, d, lag, dt, n in data:
+        groups.setdefault((runs[r].get("ensemble", "nve"), dt), []).append((r, t, d, lag, dt, n))
+
+    baseline = {}
+    for key, members in groups.items():
+        pick = np.linspace(0, len(members) - 1, min(probes, len(members))).round().astype(int)
+        losses = []
+        for r, t, d, lag, dt, n in (members[k] for k in pick):
+            free_flight = lambda x, v, dt=dt: (x + dt * v, v)  # noqa: E731
+            frames = window_frames(runs[r], t, d, lag, n)
+            losses.append(float(chain_loss(free_flight, *frames, "cpu", dt=dt)))
+        baseline[key] = float(np.mean(losses))
+        if not baseline[key] > 0:
+            raise ValueError(
+                f"balance_steps: free flight is exact on the {key[0]} runs at Δt {key[1]:g} fs"
+                " (no forces in the frames), so there is no error to weigh steps by"
+            )
+    shortest = min(dt for _, dt in baseline)
+    ref = np.mean([b for (_, dt), b in baseline.items() if dt == shortest])
+    return {key: ref / b for key, b in baseline.items()}
+
+
 def train(
     runs: Sequence[dict],
     config: IntegratorConfig,
@@ -268,11 +301,18 @@ def train_predictor(
                 for t, d in windows(run, k * s, n, settings.reverse)
             ]
 
+    weights = step_weights(runs, data) if settings.balance_steps else {}
+    if weights:
+        log(
+            "step weights: " + ", ".join(f"{e} {dt:g} fs {w:.3g}" for (e, dt), w in weights.items())
+        )
+
     def loss_of(n: int) -> torch.Tensor:
         r, t, d, lag, dt, unroll = data[n]
         run = runs[r]
         numbers = torch.as_tensor(run["numbers"], device=device)
         langevin = run.get("ensemble") == "langevin"
+        weight = weights.get((run.get("ensemble", "nve"), dt), 1.0)
 
         def step(x, v):
             i, j, _ = neighbours(x.detach().cpu().numpy(), None, config.cutoff)
@@ -280,7 +320,7 @@ def train_predictor(
             return model(x, v, numbers, as_t(i), as_t(j), dt, langevin)
 
         frames = window_frames(run, t, d, lag, unroll)
-        loss = chain_loss(step, *frames, device, dt=dt)
+        loss = weight * chain_loss(step, *frames, device, dt=dt)
         if config.conserve_energy:
             x = torch.as_tensor(run["positions"][t], device=device)
             i, j, _ = neighbours(run["positions"][t], None, config.cutoff)
