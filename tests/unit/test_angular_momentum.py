@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from hopformer.physics.md import masses_of
-from hopformer.surrogates.integrator import hold_energy, kinetic_energy, rigid_rotation
+from hopformer.surrogates.integrator import hold_energy, kinetic_energy
+from hopformer.surrogates.metrics import rigid_rotation
 from hopformer.surrogates.predictor import (
     PredictorConfig,
     TrajectoryPredictor,

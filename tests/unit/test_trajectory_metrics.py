@@ -11,6 +11,7 @@ from hopformer.physics.engine import maxwell_boltzmann
 from hopformer.physics.structure import minimum_image
 from hopformer.surrogates.metrics import (
     diffusion_coefficient,
+    internal_motion,
     msd,
     pair_distribution,
     position_error,
@@ -121,3 +122,22 @@ def test_pair_distribution_of_a_rigid_cluster():
     edge, diagonal = r[np.argsort(p)[-2:]]
     assert sorted([edge, diagonal]) == pytest.approx([2.75, 3.85], abs=1e-9)
     assert p[np.argmin(abs(r - 2.75))] == pytest.approx(2 * p[np.argmin(abs(r - 3.85))])
+
+
+def test_a_spinning_drifting_cluster_has_no_internal_motion_and_a_vibrating_one_no_spin():
+    rng = np.random.default_rng(3)
+    x = rng.normal(scale=2.0, size=(2, 9, 3))
+    masses = np.array([195.0] * 4 + [27.0] * 5)
+    r = x - (masses[:, None] * x).sum(1, keepdims=True) / masses.sum()
+    spin = np.cross(np.array([0.01, -0.02, 0.005]), r) + np.array([0.003, 0.0, 0.001])
+    internal, share = internal_motion(x, spin, masses)
+    np.testing.assert_allclose(internal, 0.0, atol=1e-14)
+    np.testing.assert_allclose(share, 1.0)
+    # two atoms of each pair moving apart along their bond: a breathing vibration, no torque
+    pair = np.zeros((1, 2, 3))
+    pair[0, :, 0] = [-1.0, 1.0]
+    v = np.zeros((1, 2, 3))
+    v[0, :, 0] = [-0.01, 0.01]
+    internal, share = internal_motion(pair, v + 0.002, np.array([63.5, 63.5]))
+    np.testing.assert_allclose(internal, v, atol=1e-15)
+    assert share[0] == pytest.approx(0.0, abs=1e-15)

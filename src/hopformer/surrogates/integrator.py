@@ -39,7 +39,7 @@ from torch import nn
 
 from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
-from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV
+from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV, rigid_rotation
 
 
 @dataclass(frozen=True)
@@ -228,18 +228,6 @@ def predict(
 def kinetic_energy(v: np.ndarray, masses: np.ndarray) -> float:
     """eV of velocities (N, 3) in Å/fs."""
     return float(0.5 * (masses[:, None] * v**2).sum() * AMU_A2_FS2_IN_EV)
-
-
-def rigid_rotation(x: np.ndarray, v: np.ndarray, masses: np.ndarray) -> np.ndarray:
-    """The velocities (N, 3) of the rigid rotation ω × r about the centre of mass that carries
-    the whole angular momentum of a free cluster (I ω = L)."""
-    w = masses[:, None]
-    r = x - (w * x).sum(0) / masses.sum()
-    ang = (w * np.cross(r, v)).sum(0)
-    inertia = (
-        w[..., None] * ((r * r).sum(1)[:, None, None] * np.eye(3) - r[:, :, None] * r[:, None])
-    ).sum(0)
-    return np.cross(np.linalg.pinv(inertia, hermitian=True) @ ang, r)  # a dimer: singular I
 
 
 def hold_energy(

@@ -164,6 +164,35 @@ def temperature(velocities: np.ndarray, masses: np.ndarray, constraints: int = 0
     return ke2 / (dof * K_B_AMU_A2_FS2)
 
 
+def rigid_rotation(x: np.ndarray, v: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """The velocities (N, 3) of the rigid rotation ω × r about the centre of mass that carries
+    the whole angular momentum of a free cluster (I ω = L)."""
+    w = masses[:, None]
+    r = x - (w * x).sum(0) / masses.sum()
+    ang = (w * np.cross(r, v)).sum(0)
+    inertia = (
+        w[..., None] * ((r * r).sum(1)[:, None, None] * np.eye(3) - r[:, :, None] * r[:, None])
+    ).sum(0)
+    return np.cross(np.linalg.pinv(inertia, hermitian=True) @ ang, r)  # a dimer: singular I
+
+
+def internal_motion(
+    positions: np.ndarray, velocities: np.ndarray, masses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(velocities less the centre of mass's motion and the rigid rotation, the rotation's share
+    of the kinetic energy about the centre of mass) of a free cluster's frames (F, N, 3): the
+    vibrations a temperature counts once six degrees of freedom are removed."""
+    w = masses[:, None]
+    internal, share = [], []
+    for x, v in zip(positions, velocities, strict=True):
+        about = v - (w * v).sum(0) / masses.sum()
+        spin = rigid_rotation(x, about, masses)
+        internal.append(about - spin)
+        total = (w * about**2).sum()
+        share.append((w * spin**2).sum() / total if total > 0 else 0.0)
+    return np.array(internal), np.array(share)
+
+
 def stable_horizon(
     frames: np.ndarray,
     velocities: np.ndarray,

@@ -5,9 +5,10 @@ verdict for both trajectory surrogates.
 reference frames over the same times: RMS position error at 10 fs, 100 fs, 1 ps and 10 ps
 (where reached), structure (g(r) of a periodic cell, the pair-distance distribution of a
 free cluster; L1 distance), MSD and D, the VACF's vibrational spectrum (peak frequency and
-L1 distance), temperature and its drift, the total energy scored by the reference potential
-and its drift, and the stable horizon. The reference MD's own speed from the same state is
-:func:`hopformer.physics.md.md_speed`.
+L1 distance), temperature and its drift (of a free cluster: of its vibrations, beside the
+share of its kinetic energy in rigid rotation), the total energy scored by the reference
+potential and its drift, and the stable horizon. The reference MD's own speed from the same
+state is :func:`hopformer.physics.md.md_speed`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hopformer.physics.potentials import score
 from hopformer.surrogates.metrics import (
     AMU_A2_FS2_IN_EV,
     diffusion_coefficient,
+    internal_motion,
     msd,
     pair_distribution,
     position_error,
@@ -111,8 +113,17 @@ def judge_rollout(
     )
     masses = masses_of(numbers)
     dof_removed = 3 if cell is not None else 6
-    t_model = temperature(vs, masses, dof_removed)
-    t_ref = temperature(ref_v, masses, dof_removed)
+    if cell is None:  # a free cluster's temperature is of its vibrations, not its spin
+        v_model, spin_model = internal_motion(xs, vs, masses)
+        v_ref, spin_ref = internal_motion(ref_x, ref_v, masses)
+        summary.update(
+            rotation_share_model=float(spin_model.mean()),
+            rotation_share_reference=float(spin_ref.mean()),
+        )
+    else:
+        v_model, v_ref = vs, ref_v
+    t_model = temperature(v_model, masses, dof_removed)
+    t_ref = temperature(v_ref, masses, dof_removed)
     tenth = max(1, n_frames // 10)
     summary.update(
         temperature_model_mean=float(t_model.mean()),
