@@ -120,3 +120,46 @@ def test_a_langevin_chain_with_the_exact_mean_holds_the_thermostat_temperature()
         model, grid, np.zeros_like(grid), numbers, dt, 600, Thermostat(target, tau, seed=3)
     )
     np.testing.assert_array_equal(again, xs)  # seeded
+
+
+def test_matched_noise_fills_what_the_mean_lacks_of_the_thermostats_kinetic_energy():
+    from hopformer.physics.md import masses_of
+    from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
+
+    masses = masses_of(np.array([78] * 6 + [29] * 4))
+    v = np.random.default_rng(1).normal(scale=4e-4, size=(10, 3))
+    target = 600.0
+    kinetic = 0.5 * (masses[:, None] * v**2).sum()
+    full = 1.5 * len(v) * K_B_AMU_A2_FS2 * target
+    assert kinetic < full
+    sigma = Thermostat(target, 100.0, noise="matched").sigma(v, masses, 30.0)
+    # the expected kinetic energy after the noise is the thermostat's, whatever the species
+    assert kinetic + 1.5 * (masses[:, None] * sigma**2).sum() == pytest.approx(full, rel=1e-12)
+    hot = Thermostat(1.0, 100.0, noise="matched").sigma(v, masses, 30.0)
+    np.testing.assert_array_equal(hot, 0.0)  # a mean already hotter gets none
+    ou = Thermostat(target, 100.0).sigma(v, masses, 30.0)
+    expected = K_B_AMU_A2_FS2 * target / masses * -np.expm1(-0.6)
+    np.testing.assert_allclose(ou[:, 0] ** 2, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="'ou' or 'matched', got 'white'"):
+        Thermostat(target, 100.0, noise="white")
+
+
+def test_a_langevin_chain_with_matched_noise_holds_the_thermostat_temperature():
+    """The free atoms of the test above at Δt = τ, where the mean keeps e⁻² of the velocity
+    variance: the matched noise brings the chain to the thermostat's T from rest, at once."""
+    from hopformer.surrogates.metrics import temperature
+
+    dt = tau = 100.0
+    target = 500.0
+    model = TrajectoryPredictor(PredictorConfig(horizon_fs=dt, width=8, layers=1)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.core.node_out[-1].bias[1] = np.expm1(-dt / tau)  # scale 1 at the horizon
+    grid = np.stack(np.meshgrid(*[np.arange(4) * 10.0] * 3), -1).reshape(-1, 3)
+    numbers = np.full(len(grid), 78)
+    thermostat = Thermostat(target, tau, seed=5, noise="matched")
+    _, vs = chain(model, grid, np.zeros_like(grid), numbers, dt, 200, thermostat)
+    t = temperature(vs[1:], np.full(len(grid), 195.084))
+    assert t[:5].mean() == pytest.approx(target, rel=0.15)  # the first steps already
+    assert t.mean() == pytest.approx(target, rel=0.05)

@@ -192,6 +192,7 @@ def _evaluate(args, kind):
                 args.damping_fs,
                 args.seed,
                 hold_potential=args.hold_potential,
+                noise=args.langevin_noise,
             )
         rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
         first = first or (Path(path).stem, curves)

@@ -85,6 +85,7 @@ def evaluate_predictor(
     seed: int = 0,
     starts: int = 20,
     hold_potential: str | None = None,
+    noise: str = "ou",
 ) -> tuple[dict, dict]:
     """The direct predictor against a held-out cluster run:
 
@@ -97,27 +98,28 @@ def evaluate_predictor(
       at the end (the predictor's long-step use);
     * wall time per simulated ps of both chains, and of the reference MD with ``potential``.
 
-    A Langevin run is chained with its thermostat (``damping_fs``; noise seeded by ``seed``),
+    A Langevin run is chained with its thermostat (``damping_fs``; ``noise`` as
+    :class:`~hopformer.surrogates.predictor.Thermostat`'s, seeded by ``seed``),
     its single predictions are the mean. An NVE chain holds its total energy on
     ``hold_potential`` (a potential file: one energy call per step) where given, else on the
     model's learned energy (:func:`~hopformer.surrogates.predictor.chain`).
     """
     nve = run["ensemble"] != "langevin"
     hold = hold_potential if nve else None
+    thermostat = None if nve else Thermostat(run["temperature"], damping_fs, seed, noise)
     with held_energy(hold, run["numbers"], run["positions"][0]) as energy:
         return _evaluate_predictor(
-            model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
+            model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy
         )
 
 
 def _evaluate_predictor(
-    model, run, stride_fs, rollout_ps, potential, damping_fs, seed, starts, energy
+    model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy
 ) -> tuple[dict, dict]:
     s = frame_stride(run, stride_fs)
     x, v, numbers = run["positions"], run["velocities"], run["numbers"]
     last = len(x) - 1
     langevin = run["ensemble"] == "langevin"
-    thermostat = Thermostat(run["temperature"], damping_fs, seed) if langevin else None
     summary: dict = {}
     horizon = model.config.horizon_fs
     for k in sorted({1, 10, int(horizon / stride_fs + 1e-9)}):

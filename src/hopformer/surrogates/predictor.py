@@ -189,11 +189,31 @@ def potential_energy(model: TrajectoryPredictor, x: np.ndarray, numbers: np.ndar
 
 @dataclass(frozen=True)
 class Thermostat:
-    """The Langevin thermostat a chain reproduces: temperature (K), friction time (fs), seed."""
+    """The Langevin thermostat a chain reproduces: temperature (K), friction time (fs), seed,
+    and the noise added to each predicted mean velocity: ``ou``, the Ornstein–Uhlenbeck
+    variance (k_B T / m)(1 − e^{−2Δt/τ}), exact for a free particle; or ``matched``, the
+    variance the mean lacks of the thermostat's, (k_B T / m)(1 − T_mean / T), the same
+    fraction for every atom — what the law of total variance leaves to the noise when the mean
+    is the true conditional mean, for vibrating atoms too (none when the mean is already hot)."""
 
     temperature: float
     damping_fs: float
     seed: int = 0
+    noise: str = "ou"
+
+    def __post_init__(self):
+        if self.noise not in ("ou", "matched"):
+            raise ValueError(f"Langevin noise: 'ou' or 'matched', got {self.noise!r}")
+
+    def sigma(self, v: np.ndarray, masses: np.ndarray, dt: float) -> np.ndarray:
+        """(N, 1) standard deviations of the noise added to mean velocities ``v`` (Å/fs)."""
+        thermal = K_B_AMU_A2_FS2 * self.temperature / masses
+        if self.noise == "ou":
+            fraction = -np.expm1(-2.0 * dt / self.damping_fs)
+        else:
+            kinetic = 0.5 * (masses[:, None] * v**2).sum()  # amu Å²/fs²
+            fraction = max(0.0, 1.0 - kinetic / (1.5 * len(v) * K_B_AMU_A2_FS2 * self.temperature))
+        return np.sqrt(thermal * fraction)[:, None]
 
 
 def chain(
@@ -223,16 +243,10 @@ def chain(
         total = energy(xs[0]) + kinetic_energy(vs[0], masses)
     if thermostat is not None:
         rng = np.random.default_rng(thermostat.seed)
-        sigma = np.sqrt(
-            K_B_AMU_A2_FS2
-            * thermostat.temperature
-            / masses_of(numbers)
-            * -np.expm1(-2.0 * dt / thermostat.damping_fs)
-        )[:, None]
     for _ in range(segments):
         nx, nv = predict(model, xs[-1], vs[-1], numbers, dt, thermostat is not None)
         if thermostat is not None:
-            nv = nv + sigma * rng.standard_normal(nv.shape)
+            nv = nv + thermostat.sigma(nv, masses, dt) * rng.standard_normal(nv.shape)
         if hold:
             # with the angular momentum conserved the hold keeps the rigid rotation too
             nv = hold_energy(nv, masses, total - energy(nx), nx if angular else None)
