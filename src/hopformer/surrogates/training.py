@@ -200,7 +200,7 @@ def step_weights(runs: Sequence[dict], data: Sequence[tuple], probes: int = 64) 
     unchanged) scores on up to ``probes`` of the group's chains, times that of the shortest Δt
     averaged over ensembles — so the shortest steps keep their weight and every Δt counts by
     how much of free flight's error the model leaves. Scored as accelerations, a 100 fs step of
-    a Pt cluster weighs ~10³ times less than a 10 fs one (docs/design.md §13)."""
+    a Pt cluster weighs ~10² times less than a 10 fs one (docs/design.md §13)."""
     groups: dict[tuple, list] = {}
     for r, t, d, lag, dt, n in data:
         groups.setdefault((runs[r].get("ensemble", "nve"), dt), []).append((r, t, d, lag, dt, n))
