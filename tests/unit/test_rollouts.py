@@ -139,3 +139,17 @@ def test_the_predictor_trainer_learns_a_harmonic_toy_trajectory():
         assert err < 0.3 * free, (dt, err, free)
     xs, vs = chain(model, x[0], v[0], test["numbers"], 20.0, 100)
     assert np.isfinite(xs).all() and np.isfinite(vs).all()
+
+
+def test_a_spun_cluster_keeps_its_temperature_and_shows_its_spin(pt_run):
+    """The same frames with a rigid rotation added to every velocity: the verdict counts the
+    vibrations' temperature (unchanged) and reports the rotation's share beside it."""
+    atoms, frames = pt_run
+    x, v = frames["positions"], frames["velocities"]
+    r = x - x.mean(1, keepdims=True)  # one species: the centre of mass is the mean
+    spun = v + np.cross(np.array([0.0, 0.0, 0.002]), r)  # rad/fs about z
+    judged, _ = judge_rollout(x, spun, x, v, atoms.numbers, None, 10.0, 300.0)
+    assert judged["temperature_model_mean"] == pytest.approx(
+        judged["temperature_reference_mean"], rel=1e-6
+    )
+    assert judged["rotation_share_model"] > 0.5 > judged["rotation_share_reference"]
