@@ -315,5 +315,5 @@ def test_balanced_steps_change_the_predictor_training():
     balanced = SurrogateTraining(steps=3, batch_size=2, seed=4, balance_steps=True)
     _, a = train_predictor(runs, config, 5.0, plain)
     _, b = train_predictor(runs, config, 5.0, balanced)
-    # the same samples, the longer steps weighed up: the loss grows, never shrinks
-    assert all(rb["loss"] > ra["loss"] for ra, rb in zip(a[:1], b[:1], strict=True)), (a, b)
+    # the first step scores the same samples with the same weights, the longer steps weighed up
+    assert b[0]["loss"] > a[0]["loss"], (a, b)

@@ -119,7 +119,7 @@ def _evaluate_predictor(
     s = frame_stride(run, stride_fs)
     x, v, numbers = run["positions"], run["velocities"], run["numbers"]
     last = len(x) - 1
-    langevin = run["ensemble"] == "langevin"
+    langevin = thermostat is not None
     summary: dict = {}
     horizon = model.config.horizon_fs
     for k in sorted({1, 10, int(horizon / stride_fs + 1e-9)}):

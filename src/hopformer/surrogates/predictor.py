@@ -41,7 +41,7 @@ from hopformer.surrogates.integrator import (
     hold_energy,
     kinetic_energy,
 )
-from hopformer.surrogates.metrics import K_B_AMU_A2_FS2
+from hopformer.surrogates.metrics import K_B_AMU_A2_FS2, temperature
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,7 @@ class Thermostat:
         if self.noise == "ou":
             fraction = -np.expm1(-2.0 * dt / self.damping_fs)
         else:
-            kinetic = 0.5 * (masses[:, None] * v**2).sum()  # amu Å²/fs²
-            fraction = max(0.0, 1.0 - kinetic / (1.5 * len(v) * K_B_AMU_A2_FS2 * self.temperature))
+            fraction = max(0.0, 1.0 - float(temperature(v, masses)) / self.temperature)
         return np.sqrt(thermal * fraction)[:, None]
 
 
