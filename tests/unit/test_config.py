@@ -157,6 +157,12 @@ def test_library_defaults_agree_with_the_declaration(cls, section):
             ["trajectory.integrator.hold", "mlip.enabled"],
         ),
         (
+            "trajectory",
+            "predictor",
+            {**C.section_defaults("trajectory.predictor"), "taper_start": 4.0},
+            ["trajectory.predictor.taper_start (4 Å)", "trajectory.predictor.cutoff (4 Å)"],
+        ),
+        (
             "splicing",
             "trajectories",
             3,

@@ -65,6 +65,30 @@ def test_permuting_atoms_permutes_the_outputs(model, al32):
     np.testing.assert_allclose(dv2, dv[perm], atol=1e-10)
 
 
+def test_the_taper_keeps_edges_whole_below_its_start_and_fades_them_to_zero_at_the_cutoff():
+    r = torch.linspace(0.0, 6.0, 601, dtype=torch.float64)
+    whole = DisplacementIntegrator(IntegratorConfig(cutoff=5.5))._smooth(r)
+    # the original envelope: a cosine over the whole cutoff
+    np.testing.assert_allclose(whole, 0.5 * (torch.cos(torch.pi * r.clamp_max(5.5) / 5.5) + 1))
+    tapered = DisplacementIntegrator(IntegratorConfig(cutoff=5.5, taper_start=4.5))._smooth(r)
+    assert torch.all(tapered[r <= 4.5] == 1.0)
+    assert torch.all(tapered[r >= 5.5] == 0.0)
+    assert torch.all(tapered.diff() <= 0), "monotone"
+    assert tapered.diff().abs().max() < 0.02, "continuous on a 0.01 Å grid"
+    # Pt's second shell (3.92 Å) keeps its full weight, which the whole-cutoff cosine of a
+    # 4 Å graph nearly removes
+    second = torch.tensor([3.92], dtype=torch.float64)
+    small = DisplacementIntegrator(IntegratorConfig(cutoff=4.0))._smooth(second)
+    assert small.item() < 0.01
+    assert tapered[392].item() == 1.0
+
+
+@pytest.mark.parametrize("start", [-0.1, 4.5, 5.0])
+def test_a_taper_outside_the_cutoff_is_refused(start):
+    with pytest.raises(ValueError, match="taper_start"):
+        IntegratorConfig(cutoff=4.5, taper_start=start)
+
+
 def _dimers(rng, n_pairs=4, box=30.0, k=1.0, mass=27.0, tau=10.0):
     """Harmonic dimers far apart in a periodic box, and their exact state after ``tau`` fs
     (bond length 2.5 Å, ω = √(2k/m) in 1/fs for k in eV/Å², m in amu)."""

@@ -44,6 +44,19 @@ def test_predictions_rotate_and_translate_with_the_cluster(model, cluster):
     assert np.abs(nx - x - 20.0 * v).max() > 1e-4, "the network corrects free flight"
 
 
+def test_a_tapered_predictor_builds_its_graph_with_the_taper_and_stays_equivariant(cluster):
+    x, v, numbers = cluster
+    torch.manual_seed(0)
+    config = PredictorConfig(horizon_fs=50.0, width=16, layers=2, cutoff=5.5, taper_start=4.5)
+    tapered = TrajectoryPredictor(config).double()
+    assert (tapered.core.config.cutoff, tapered.core.config.taper_start) == (5.5, 4.5)
+    q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(3, 3)))
+    nx, nv = predict(tapered, x, v, numbers, 20.0)
+    nx2, nv2 = predict(tapered, x @ q.T, v @ q.T, numbers, 20.0)
+    np.testing.assert_allclose(nx2, nx @ q.T, atol=1e-5)
+    np.testing.assert_allclose(nv2, nv @ q.T, atol=1e-5)
+
+
 def test_zero_time_returns_the_input_and_beyond_the_horizon_is_refused(model, cluster):
     x, v, numbers = cluster
     nx, nv = predict(model, x, v, numbers, 0.0)

@@ -219,6 +219,13 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{surrogate}.hold is mlip, but mlip.enabled is false: the hold "
                 "needs this campaign's MLIP (enable it, or hold on the reference)"
             )
+    for surrogate in ("integrator", "predictor"):
+        start, cutoff = traj[surrogate]["taper_start"], traj[surrogate]["cutoff"]
+        if start >= cutoff:
+            problems.append(
+                f"trajectory.{surrogate}.taper_start ({start:g} Å) must be below "
+                f"trajectory.{surrogate}.cutoff ({cutoff:g} Å): edges fade between the two"
+            )
     fractions = lookup(config, "learning_curve.fractions") or []
     if len({f"{f:g}" for f in fractions}) < len(fractions):
         problems.append(

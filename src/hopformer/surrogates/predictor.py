@@ -55,6 +55,7 @@ class PredictorConfig:
     conserve_momentum: bool = True
     conserve_angular_momentum: bool = True
     conserve_energy: bool = True
+    taper_start: float = 0.0
 
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
@@ -75,6 +76,7 @@ class TrajectoryPredictor(nn.Module):
                 layers=config.layers,
                 radial=config.radial,
                 conserve_momentum=config.conserve_momentum,
+                taper_start=config.taper_start,
             )
         )
         self.time = nn.Linear(2 * config.frequencies, config.width)
