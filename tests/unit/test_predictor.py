@@ -68,12 +68,15 @@ def test_zero_time_returns_the_input_and_beyond_the_horizon_is_refused(model, cl
     assert len(i) == len(j) > 0 and not np.any(i == j)
 
 
-def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step():
+@pytest.mark.parametrize("tie", [False, True])
+def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step(tie):
     # Without the momentum projection: with it, this short training's error ratio at 10 fs
     # spread 0.13-0.74 over seeds 0-2 (without, 0.13-0.28); the projection itself is tested
     # exactly in test_surrogate_chains.py, and the margin below covers the spread seen.
     torch.manual_seed(0)
-    config = PredictorConfig(horizon_fs=40.0, width=32, layers=2, conserve_momentum=False)
+    config = PredictorConfig(
+        horizon_fs=40.0, width=32, layers=2, conserve_momentum=False, tie_corrections=tie
+    )
     model = TrajectoryPredictor(config).double()
     rng = np.random.default_rng(0)
     numbers = np.full(8, 13)
@@ -106,6 +109,23 @@ def test_a_tiny_predictor_learns_harmonic_dimers_at_any_time_step():
     x, v, *_ = _dimers(rng)
     xs, vs = chain(model, x, v, numbers, 40.0, 50)
     assert np.isfinite(xs).all() and np.isfinite(vs).all()
+
+
+def test_tied_corrections_move_positions_by_half_the_velocity_change_plus_the_scaled_rest(cluster):
+    x, v, numbers = cluster
+    base = dict(horizon_fs=50.0, width=16, layers=2, conserve_angular_momentum=False)
+    torch.manual_seed(0)
+    free = TrajectoryPredictor(PredictorConfig(**base)).double()
+    tied = TrajectoryPredictor(PredictorConfig(**base, tie_corrections=True)).double()
+    tied.load_state_dict(free.state_dict())
+    for dt in (10.0, 50.0):
+        fx, fv = predict(free, x, v, numbers, dt)
+        tx, tv = predict(tied, x, v, numbers, dt)
+        np.testing.assert_allclose(tv, fv, atol=1e-12)  # the velocities are the network's own
+        rest = tx - x - dt * v - 0.5 * dt * (tv - v)
+        np.testing.assert_allclose(rest, dt / 50.0 * (fx - x - dt * v), atol=1e-12)
+        # the momentum still moves the centre of mass by exactly Δt V_cm
+        np.testing.assert_allclose((tx - x).mean(0), dt * v.mean(0), atol=1e-12)
 
 
 def test_a_langevin_chain_with_the_exact_mean_holds_the_thermostat_temperature():

@@ -56,6 +56,7 @@ class PredictorConfig:
     conserve_angular_momentum: bool = True
     conserve_energy: bool = True
     taper_start: float = 0.0
+    tie_corrections: bool = False
 
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
@@ -114,6 +115,11 @@ class TrajectoryPredictor(nn.Module):
             scale=dt / self.config.horizon_fs,
             conserve=not langevin,  # friction damps the centre of mass too
         )
+        if self.config.tie_corrections:
+            # Over a short Δt the position's departure from free flight is half the velocity
+            # change times Δt (½ a Δt²): one learned acceleration serves both, and the
+            # position's own correction is scaled down once more by Δt/horizon.
+            dx = dt * v + 0.5 * dt * dv + (dt / self.config.horizon_fs) * (dx - dt * v)
         nx, nv = x + dx, v + dv
         if self.config.conserve_angular_momentum and not langevin:
             nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
