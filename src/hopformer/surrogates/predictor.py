@@ -117,9 +117,11 @@ class TrajectoryPredictor(nn.Module):
         )
         if self.config.tie_corrections:
             # Over a short Δt the position's departure from free flight is half the velocity
-            # change times Δt (½ a Δt²): one learned acceleration serves both, and the
-            # position's own correction is scaled down once more by Δt/horizon.
-            dx = dt * v + 0.5 * dt * dv + (dt / self.config.horizon_fs) * (dx - dt * v)
+            # change times Δt (½ a Δt²), so one learned acceleration serves both. The tie
+            # fades as Δt nears the horizon, where a vibration has turned and the relation
+            # fails; the position's own correction takes over (docs/design.md §13).
+            s = dt / self.config.horizon_fs
+            dx = dt * v + (1.0 - s) * 0.5 * dt * dv + s * (dx - dt * v)
         nx, nv = x + dx, v + dv
         if self.config.conserve_angular_momentum and not langevin:
             nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
