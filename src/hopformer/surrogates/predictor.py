@@ -6,8 +6,9 @@ core of :class:`~hopformer.surrogates.integrator.DisplacementIntegrator` on the 
 radius graph (no cell), with Δt entering as a sinusoidal embedding added to every atom's
 features, in the free-flight term Δt v_i, and as a factor Δt/horizon on the learned
 corrections — so Δt = 0 returns the input exactly, and the outputs rotate, translate and
-permute with the inputs. Long trajectories chain
-predictions: each segment's last frame seeds the next.
+permute with the inputs. With ``tie_corrections`` a short step's position departs from free
+flight by ½ Δt Δv, one learned acceleration for both outputs (docs/design.md §13). Long
+trajectories chain predictions: each segment's last frame seeds the next.
 
 Ensembles: the model is told whether the dynamics is Newtonian (NVE) or Langevin (a learned
 offset of every atom's features under Langevin). Langevin dynamics is stochastic, so a
