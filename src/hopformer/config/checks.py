@@ -219,7 +219,6 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{surrogate}.hold is mlip, but mlip.enabled is false: the hold "
                 "needs this campaign's MLIP (enable it, or hold on the reference)"
             )
-    for surrogate in ("integrator", "predictor"):
         start, cutoff = traj[surrogate]["taper_start"], traj[surrogate]["cutoff"]
         if start >= cutoff:
             problems.append(
