@@ -14,11 +14,11 @@ Usage: python bench/force_reach.py
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from ase.build import bulk
 
 from hopformer.physics.clusters import build_cluster
@@ -33,17 +33,17 @@ from hopformer.physics.zhou2004 import (
     zhou_parameters,
     zhou_table,
 )
+from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
 
 H = 1e-5  # Å and density units, central differences of the analytic functions
 #: (cutoff, taper_start) Å; taper_start 0 is the whole-cutoff cosine
 ENVELOPES = ((4.0, 0.0), (4.5, 0.0), (5.5, 0.0), (5.5, 4.5), (6.0, 5.0))
 
 
-def pair_terms(element: str, x: np.ndarray, cell: np.ndarray | None):
-    """(i, j, g_ij eV/Å, r_ij Å, r̂_ij) of every pair within the potential's cutoff."""
+def pair_terms(element: str, cutoff: float, x: np.ndarray, cell: np.ndarray | None):
+    """(i, j, g_ij eV/Å, r_ij Å, r̂_ij) of every pair within the potential's ``cutoff``."""
     p = zhou_parameters(element)
-    rc = math.sqrt(10.0) / 2.0 * p.fcc_lattice  # zhou_table's default cutoff
-    i, j, s = neighbours(x, cell, rc)
+    i, j, s = neighbours(x, cell, cutoff)
     rij = x[j] - x[i] + (s @ cell if cell is not None else 0.0)
     r = np.linalg.norm(rij, axis=1)
     rho = np.bincount(i, zhou_density(p, r), len(x))
@@ -51,11 +51,6 @@ def pair_terms(element: str, x: np.ndarray, cell: np.ndarray | None):
     drho = (zhou_density(p, r + H) - zhou_density(p, r - H)) / (2 * H)
     dphi = (zhou_pair(p, r + H) - zhou_pair(p, r - H)) / (2 * H)
     return i, j, (df[i] + df[j]) * drho + dphi, r, rij / r[:, None]
-
-
-def envelope(r: np.ndarray, cutoff: float, start: float) -> np.ndarray:
-    phase = (np.clip(r, start, cutoff) - start) / (cutoff - start)
-    return 0.5 * (np.cos(np.pi * phase) + 1.0) * (r < cutoff)
 
 
 def snapshots(atoms, potential: Path, temperature: float, frames: int = 6):
@@ -70,6 +65,10 @@ def snapshots(atoms, potential: Path, temperature: float, frames: int = 6):
 
 
 def main() -> None:
+    # the surrogates' own edge weight (DisplacementIntegrator._smooth) under each envelope
+    graphs = [
+        DisplacementIntegrator(IntegratorConfig(cutoff=c, taper_start=s)) for c, s in ENVELOPES
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         systems = {
             "Pt55": (build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92), "Pt"),
@@ -78,19 +77,21 @@ def main() -> None:
         print("share of the EAM force an edge envelope lets through: slope / R²")
         print(f"  {'':15s}" + "".join(f"  {f'{c:g} Å from {s:g}':15s}" for c, s in ENVELOPES))
         for name, (atoms, element) in systems.items():
-            pot = write_setfl(zhou_table(element), Path(tmp) / f"{element}.eam.alloy")
+            table = zhou_table(element)
+            pot = write_setfl(table, Path(tmp) / f"{element}.eam.alloy")
             cell = atoms.cell.array if atoms.pbc.any() else None
             for temperature in (300.0, 700.0):
                 sums = np.zeros((len(ENVELOPES), 3))
                 check = []
                 for x, lammps in snapshots(atoms, pot, temperature):
-                    i, j, g, r, u = pair_terms(element, x, cell)
+                    i, j, g, r, u = pair_terms(element, table.cutoff, x, cell)
                     full = np.zeros_like(x)
                     np.add.at(full, i, g[:, None] * u)
                     check.append(np.abs(full - lammps).max() / np.abs(lammps).max())
-                    for k, (cutoff, start) in enumerate(ENVELOPES):
+                    for k, graph in enumerate(graphs):
+                        weight = graph._smooth(torch.as_tensor(r)).numpy()
                         f = np.zeros_like(x)
-                        np.add.at(f, i, (envelope(r, cutoff, start) * g)[:, None] * u)
+                        np.add.at(f, i, (weight * g)[:, None] * u)
                         sums[k] += [(f * full).sum(), (full * full).sum(), (f * f).sum()]
                 cells = "".join(
                     f"  {a[0] / a[1]:5.2f} / {a[0] ** 2 / (a[1] * a[2]):4.2f}    " for a in sums
