@@ -29,17 +29,18 @@ from hopformer.surrogates.training import load_surrogate, read_run
 DT = 10.0  # fs
 
 
-def measure(model, net, energy, frames, velocities, numbers) -> tuple[float, float, float]:
+def measure(model, net, frames, velocities, numbers) -> tuple[float, float, float]:
     """(slope of the model's Δv on the MLIP's, rms MLIP force eV/Å, mean MLIP energy eV)."""
     masses = masses_of(numbers)[:, None]
     sums, forces, energies = np.zeros(2), [], []
     for x, v in zip(frames, velocities, strict=True):
-        f = energy_forces(net, x, numbers)["forces"].detach().numpy()
+        mlip = energy_forces(net, x, numbers)
+        f = mlip["forces"].detach().numpy()
         true = f / (masses * AMU_A2_FS2_IN_EV) * DT  # eV/Å over amu is Å/fs² / AMU_A2_FS2_IN_EV
         dv = predict(model, x, v, numbers, DT)[1] - v
         sums += [(dv * true).sum(), (true * true).sum()]
         forces.append(np.sqrt((f * f).mean()))
-        energies.append(energy(x))
+        energies.append(float(mlip["energy"].detach()))
     return sums[0] / sums[1], float(np.mean(forces)), float(np.mean(energies))
 
 
@@ -59,11 +60,11 @@ def main() -> None:
         z, x0, v0 = run["numbers"], run["positions"][0], run["velocities"][0]
         with held_energy(args.mlip, z, x0) as energy:
             xs, vs = chain(model, x0, v0, z, DT, args.steps, None, energy)
-            n = len(xs[::10])
-            ref = run["positions"][::10][:n], run["velocities"][::10][:n]
-            for label, (xf, vf) in (("reference", ref), ("chain", (xs[::10], vs[::10]))):
-                slope, rms, e = measure(model, net, energy, xf, vf, z)
-                print(f"{Path(path).stem:24s} {label:9s} {slope:6.3f} {rms:10.3f} {e:10.2f}")
+        n = len(xs[::10])
+        ref = run["positions"][::10][:n], run["velocities"][::10][:n]
+        for label, (xf, vf) in (("reference", ref), ("chain", (xs[::10], vs[::10]))):
+            slope, rms, e = measure(model, net, xf, vf, z)
+            print(f"{Path(path).stem:24s} {label:9s} {slope:6.3f} {rms:10.3f} {e:10.2f}")
 
 
 if __name__ == "__main__":
