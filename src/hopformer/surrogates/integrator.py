@@ -17,7 +17,11 @@ v_j·r̂_ij, v_i·v_j — and the outputs are sums of vectors with invariant wei
     Δx_i = a_i τ v_i + Σ_j w_ij r̂_ij ,    Δv_i = b_i v_i + Σ_j u_ij r̂_ij .
 
 Message passing with attention: each layer weighs the messages of i's neighbours by a
-softmax over them of a learned score of (h_i, h_j, e_ij).
+softmax over them of a learned score of (h_i, h_j, e_ij). A plain softmax gives an edge its
+full share the moment it enters the cutoff, so every feature jumps there; with
+``smooth_attention`` each edge's weight is its envelope times e^score, normalised together
+with one null edge of score 0, so an edge enters and leaves at zero weight and the features,
+and an energy learned from them, are continuous in the positions (docs/design.md §13).
 
 Momentum is conserved by construction (``conserve_momentum``): the step's total momentum
 change Σ m_i Δv_i is removed evenly per unit mass, and the centre of mass moves by exactly
@@ -52,6 +56,8 @@ class IntegratorConfig:
     species: int = 100
     conserve_momentum: bool = True
     taper_start: float = 0.0
+    #: weigh each edge's attention by its cutoff envelope, against a null edge (see module doc)
+    smooth_attention: bool = False
 
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
@@ -75,14 +81,25 @@ class _AttentionLayer(nn.Module):
         self.update = _mlp(2 * width, width, width)
 
     def forward(
-        self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, e: torch.Tensor
+        self,
+        h: torch.Tensor,
+        i: torch.Tensor,
+        j: torch.Tensor,
+        e: torch.Tensor,
+        envelope: torch.Tensor | None = None,
     ) -> torch.Tensor:
         score = self.score(torch.cat([h[i], h[j], e], -1)).squeeze(-1)
-        # softmax over each receiver's edges (stabilised by the receiver's largest score)
-        top = torch.full((h.shape[0],), -torch.inf, dtype=h.dtype, device=h.device)
+        # softmax over each receiver's edges (stabilised by the receiver's largest score);
+        # with an ``envelope``, weighted by it beside a null edge of score 0
+        start = -torch.inf if envelope is None else 0.0
+        top = torch.full((h.shape[0],), start, dtype=h.dtype, device=h.device)
         top = top.scatter_reduce(0, i, score, reduce="amax", include_self=True)
         weight = torch.exp(score - top[i])
-        norm = torch.zeros(h.shape[0], dtype=h.dtype, device=h.device).index_add(0, i, weight)
+        norm = torch.zeros(h.shape[0], dtype=h.dtype, device=h.device)
+        if envelope is not None:
+            weight = weight * envelope
+            norm = torch.exp(-top)
+        norm = norm.index_add(0, i, weight)
         alpha = weight / norm[i].clamp_min(1e-12)
         agg = torch.zeros_like(h).index_add(
             0, i, alpha[:, None] * self.message(torch.cat([h[j], e], -1))
@@ -155,8 +172,9 @@ class DisplacementIntegrator(nn.Module):
         h = self.embed(numbers) + self.speed(speed)
         if extra is not None:
             h = h + extra
+        envelope = self._smooth(r) if self.config.smooth_attention else None
         for layer in self.layers:
-            h = layer(h, i, j, e)
+            h = layer(h, i, j, e, envelope)
         return h, e, r, u
 
     def energy(self, x, numbers, i, j, offsets) -> torch.Tensor:
