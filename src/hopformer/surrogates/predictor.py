@@ -42,7 +42,7 @@ from hopformer.surrogates.integrator import (
     hold_energy,
     kinetic_energy,
 )
-from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV, K_B_AMU_A2_FS2, temperature
+from hopformer.surrogates.metrics import K_B_AMU_A2_FS2, temperature
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,6 @@ class PredictorConfig:
     conserve_energy: bool = True
     taper_start: float = 0.0
     tie_corrections: bool = False
-    force_from_energy: bool = False
     smooth_attention: bool = False
 
     def __post_init__(self):
@@ -119,14 +118,6 @@ class TrajectoryPredictor(nn.Module):
             scale=dt / self.config.horizon_fs,
             conserve=not langevin,  # friction damps the centre of mass too
         )
-        if self.config.force_from_energy and dt < self.config.horizon_fs:
-            # A short step's velocity change is the learned energy's force at the midpoint
-            # x + ½ Δt v, times Δt/m; the network's own change fades in as Δt nears the
-            # horizon, where the force no longer stays put. Under Langevin the network's
-            # change stays whole: the friction is its to learn (docs/design.md §13).
-            s = dt / self.config.horizon_fs
-            kick = dt * self._acceleration(x + 0.5 * dt * v, numbers, i, j)
-            dv = (1.0 - s) * kick + (1.0 if langevin else s) * dv
         if self.config.tie_corrections:
             # Over a short Δt the position's departure from free flight is half the velocity
             # change times Δt (½ a Δt²), so one learned acceleration serves both. The tie
@@ -138,15 +129,6 @@ class TrajectoryPredictor(nn.Module):
         if self.config.conserve_angular_momentum and not langevin:
             nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
         return nx, nv
-
-    def _acceleration(self, x, numbers, i, j) -> torch.Tensor:
-        """−∇E / m (Å/fs²) of the learned energy at ``x``; differentiable in training."""
-        with torch.enable_grad():
-            y = x if x.requires_grad else x.detach().requires_grad_(True)
-            e = self.energy(y, numbers, i, j)
-            (grad,) = torch.autograd.grad(e, y, create_graph=self.training)
-        masses = self.core.masses[numbers].to(x.dtype)[:, None]
-        return -grad / (masses * AMU_A2_FS2_IN_EV)
 
     def energy(self, x, numbers, i, j) -> torch.Tensor:
         """The learned potential energy (eV) of the cluster at positions ``x``."""
