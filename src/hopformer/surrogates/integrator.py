@@ -95,10 +95,11 @@ class _AttentionLayer(nn.Module):
         top = torch.full((h.shape[0],), start, dtype=h.dtype, device=h.device)
         top = top.scatter_reduce(0, i, score, reduce="amax", include_self=True)
         weight = torch.exp(score - top[i])
-        norm = torch.zeros(h.shape[0], dtype=h.dtype, device=h.device)
-        if envelope is not None:
+        if envelope is None:
+            norm = torch.zeros(h.shape[0], dtype=h.dtype, device=h.device)
+        else:
             weight = weight * envelope
-            norm = torch.exp(-top)
+            norm = torch.exp(-top)  # the null edge's e^(0 − top)
         norm = norm.index_add(0, i, weight)
         alpha = weight / norm[i].clamp_min(1e-12)
         agg = torch.zeros_like(h).index_add(
@@ -135,10 +136,11 @@ class DisplacementIntegrator(nn.Module):
         phase = (r.clamp(start, cut) - start) / (cut - start)
         return 0.5 * (torch.cos(math.pi * phase) + 1.0)
 
-    def _radial(self, r: torch.Tensor) -> torch.Tensor:
+    def _radial(self, r: torch.Tensor, smooth: torch.Tensor) -> torch.Tensor:
+        """Gaussian radial basis of |r_ij| times the edges' envelope ``smooth``."""
         width = self.config.cutoff / self.config.radial
         basis = torch.exp(-(((r[:, None] - self.centres) / width) ** 2))
-        return basis * self._smooth(r)[:, None]
+        return basis * smooth[:, None]
 
     def forward(
         self,
@@ -157,10 +159,11 @@ class DisplacementIntegrator(nn.Module):
         rij = x[j] - x[i] + offsets
         r = rij.norm(dim=-1).clamp_min(1e-9)
         u = rij / r[:, None]
+        smooth = self._smooth(r)
         # Invariant edge features; velocity products scaled to O(1) (thermal v ~ 0.05 Å/fs).
         e = torch.cat(
             [
-                self._radial(r),
+                self._radial(r, smooth),
                 20 * (v[i] * u).sum(-1, keepdim=True),
                 20 * (v[j] * u).sum(-1, keepdim=True),
                 400 * (v[i] * v[j]).sum(-1, keepdim=True),
@@ -172,7 +175,7 @@ class DisplacementIntegrator(nn.Module):
         h = self.embed(numbers) + self.speed(speed)
         if extra is not None:
             h = h + extra
-        envelope = self._smooth(r) if self.config.smooth_attention else None
+        envelope = smooth if self.config.smooth_attention else None
         for layer in self.layers:
             h = layer(h, i, j, e, envelope)
         return h, e, r, u
