@@ -11,8 +11,9 @@ import pytest
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.md import md_speed
 from hopformer.physics.potentials import open_engine
-from hopformer.surrogates.predictor import PredictorConfig, chain
-from hopformer.surrogates.rollouts import judge_rollout
+from hopformer.surrogates.evaluation import evaluate_predictor
+from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
+from hopformer.surrogates.rollouts import judge_rollout, kinetic_temperatures
 from hopformer.surrogates.runs import TrajectorySpec, run_reference
 from hopformer.surrogates.training import SurrogateTraining, train_predictor
 
@@ -153,3 +154,23 @@ def test_a_spun_cluster_keeps_its_temperature_and_shows_its_spin(pt_run):
         judged["temperature_reference_mean"], rel=1e-6
     )
     assert judged["rotation_share_model"] > 0.5 > judged["rotation_share_reference"]
+
+
+def test_the_long_chain_reports_its_temperature_beside_the_references_at_the_same_times(pt_run):
+    """The chain of horizon steps is judged on the reference frames one horizon apart: the
+    reference's temperature mean and swing are those frames' vibrational ones."""
+    atoms, frames = pt_run
+    run = dict(frames, numbers=atoms.numbers, ensemble="nve", temperature=300.0, timestep_fs=1.0)
+    run["time_fs"] = np.arange(len(frames["positions"])) * 10.0
+    run["total_energy"] = frames["potential_energy"] + frames["kinetic_energy"]
+    model = TrajectoryPredictor(PredictorConfig(horizon_fs=50.0, width=8, layers=1)).double()
+    summary, _ = evaluate_predictor(model, run, 10.0, 0.5, starts=2)
+    t_ref, _ = kinetic_temperatures(
+        frames["positions"][:51:5], frames["velocities"][:51:5], atoms.numbers, None
+    )
+    assert summary["long_step_fs"] == 50.0
+    assert summary["long_temperature_reference_mean"] == pytest.approx(t_ref.mean(), rel=1e-9)
+    assert summary["long_temperature_reference_std"] == pytest.approx(t_ref.std(), rel=1e-9)
+    assert 0 < summary["long_temperature_reference_std"] < 0.5 * t_ref.mean()
+    assert np.isfinite(summary["long_temperature_model_mean"])
+    assert np.isfinite(summary["long_temperature_model_std"])

@@ -15,7 +15,7 @@ from hopformer.physics.potentials import scorer
 from hopformer.surrogates.integrator import DisplacementIntegrator, rollout
 from hopformer.surrogates.metrics import position_error, stable_horizon
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
-from hopformer.surrogates.rollouts import judge_rollout
+from hopformer.surrogates.rollouts import judge_rollout, kinetic_temperatures
 from hopformer.surrogates.training import frame_stride
 
 
@@ -157,6 +157,16 @@ def _evaluate_predictor(
         wall = time.perf_counter() - start
         lag = int(round(horizon / stride_fs)) * s
         ref = x[: long_steps * lag + 1 : lag]
+        # a held chain can keep its mean temperature while swinging from step to step; the
+        # swing beside the reference's at the same times shows it (docs/results.md)
+        t_long, _ = kinetic_temperatures(lx, lv, numbers, None)
+        t_ref, _ = kinetic_temperatures(ref, v[: long_steps * lag + 1 : lag], numbers, None)
+        summary.update(
+            long_temperature_model_mean=float(t_long.mean()),
+            long_temperature_reference_mean=float(t_ref.mean()),
+            long_temperature_model_std=float(t_long.std()),
+            long_temperature_reference_std=float(t_ref.std()),
+        )
         summary.update(
             long_step_fs=horizon,
             long_error_pm_end=float(position_error(lx[-1], ref[-1])) * 100,

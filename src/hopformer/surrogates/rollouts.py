@@ -58,6 +58,19 @@ def total_energies(
     return potential_energy + ke * AMU_A2_FS2_IN_EV
 
 
+def kinetic_temperatures(
+    xs: np.ndarray, vs: np.ndarray, numbers: np.ndarray, cell: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(temperature per frame in K, share of the kinetic energy in rigid rotation or None):
+    a periodic cell's with its centre of mass removed (3 degrees of freedom), a free
+    cluster's of its vibrations alone (6 removed), not its spin."""
+    masses = masses_of(numbers)
+    if cell is not None:
+        return temperature(vs, masses, 3), None
+    internal, spin = internal_motion(np.asarray(xs, float), np.asarray(vs, float), masses)
+    return temperature(internal, masses, 6), spin
+
+
 def judge_rollout(
     xs: np.ndarray,
     vs: np.ndarray,
@@ -111,25 +124,21 @@ def judge_rollout(
         vdos_peak_ratio=peak_model / peak_ref,
         vdos_l1=rdf_l1(p_model / p_model.sum(), p_ref / p_ref.sum(), f),
     )
-    masses = masses_of(numbers)
-    dof_removed = 3 if cell is not None else 6
-    if cell is None:  # a free cluster's temperature is of its vibrations, not its spin
-        v_model, spin_model = internal_motion(xs, vs, masses)
-        v_ref, spin_ref = internal_motion(ref_x, ref_v, masses)
+    t_model, spin_model = kinetic_temperatures(xs, vs, numbers, cell)
+    t_ref, spin_ref = kinetic_temperatures(ref_x, ref_v, numbers, cell)
+    if cell is None:
         summary.update(
             rotation_share_model=float(spin_model.mean()),
             rotation_share_reference=float(spin_ref.mean()),
         )
-    else:
-        v_model, v_ref = vs, ref_v
-    t_model = temperature(v_model, masses, dof_removed)
-    t_ref = temperature(v_ref, masses, dof_removed)
     tenth = max(1, n_frames // 10)
     summary.update(
         temperature_model_mean=float(t_model.mean()),
         temperature_reference_mean=float(t_ref.mean()),
         temperature_model_drift=float(t_model[-tenth:].mean() - t_model[:tenth].mean()),
-        stable_horizon_fs=stable_horizon(xs, vs, masses, dt_fs, reference_temperature, cell),
+        stable_horizon_fs=stable_horizon(
+            xs, vs, masses_of(numbers), dt_fs, reference_temperature, cell
+        ),
     )
     curves = {
         "time_fs": np.arange(n_frames) * dt_fs,
