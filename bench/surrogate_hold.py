@@ -53,7 +53,10 @@ def main() -> None:
     if args.mlip:
         holds["mlip"] = args.mlip
     holds = {k: v for k, v in holds.items() if k in args.holds}
-    print(f"{'run':22s} {'hold':9s} stable  T/ref  VACF/ref  struct L1  drift  s/ps  MSD/ref  long")
+    print(
+        f"{'run':22s} {'hold':9s} stable  T/ref  VACF/ref  struct L1  drift  s/ps  MSD/ref"
+        "  long: stable ps, T/ref, swing/ref's"
+    )
     for path in args.frames:
         run = read_run(path, periodic=not predictor)
         if run["ensemble"] != "nve":
@@ -77,9 +80,20 @@ def main() -> None:
                 f" {s['vdos_peak_ratio']:9.2f} {s['structure_l1']:10.3f}"
                 f" {s['energy_drift_mev_atom_model']:6.1f} {s['wall_s_per_ps']:5.2f}"
                 f" {s['msd_ratio'] or float('nan'):8.2f}"
-                f" {s.get('long_stable_horizon_fs', float('nan')) / 1000:6.2f}",
+                f" {s.get('long_stable_horizon_fs', float('nan')) / 1000:6.2f}"
+                f" {long_swing(s)}",
                 flush=True,
             )
+
+
+def long_swing(s: dict) -> str:
+    """The horizon-step chain's mean temperature and its step-to-step swing, each over the
+    reference's at the same times (a held chain can keep the one and not the other)."""
+    if "long_temperature_model_mean" not in s:
+        return ""
+    mean = s["long_temperature_model_mean"] / s["long_temperature_reference_mean"]
+    swing = s["long_temperature_model_std"] / s["long_temperature_reference_std"]
+    return f"{mean:5.2f} {swing:5.1f}"
 
 
 if __name__ == "__main__":
