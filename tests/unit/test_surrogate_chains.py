@@ -30,6 +30,7 @@ from hopformer.surrogates.predictor import (
 from hopformer.surrogates.training import (
     SurrogateTraining,
     chain_loss,
+    share_stride,
     step_weights,
     train,
     train_predictor,
@@ -317,3 +318,29 @@ def test_balanced_steps_change_the_predictor_training():
     _, b = train_predictor(runs, config, 5.0, balanced)
     # the first step scores the same samples with the same weights, the longer steps weighed up
     assert b[0]["loss"] > a[0]["loss"], (a, b)
+
+
+def test_the_stride_share_repeats_the_shortest_steps_to_the_share_asked():
+    # ten Δt of 10..100 fs, 30 samples each, as a 100 fs horizon of 10 fs strides builds them
+    data = [(0, t, 1, k, 10.0 * k, 1) for k in range(1, 11) for t in range(30)]
+    assert share_stride(data, 10.0, 0.0) is data
+    half = share_stride(data, 10.0, 0.5)
+    short = [d for d in half if d[4] == 10.0]
+    assert len(short) / len(half) == pytest.approx(0.5, abs=0.02)
+    assert set(short) == {d for d in data if d[4] == 10.0}  # repeats, nothing new
+    assert [d for d in half if d[4] != 10.0] == [d for d in data if d[4] != 10.0]
+    # a share below what the stride already has keeps every sample once
+    assert share_stride(data, 10.0, 0.05) == data
+    with pytest.raises(ValueError, match="stride_share must be in"):
+        SurrogateTraining(stride_share=1.0)
+
+
+def test_a_stride_share_changes_which_samples_the_predictor_trains_on():
+    runs = [{**_oscillator_run(), "numbers": np.full(3, 13), "cell": None}]
+    runs[0]["positions"] = runs[0]["positions"] + np.array([[0.0, 0, 0], [3, 0, 0], [0, 3, 0]])
+    config = PredictorConfig(horizon_fs=20.0, width=8, layers=1, conserve_energy=False)
+    plain = SurrogateTraining(steps=3, batch_size=2, seed=4)
+    shared = SurrogateTraining(steps=3, batch_size=2, seed=4, stride_share=0.9)
+    _, a = train_predictor(runs, config, 5.0, plain)
+    _, b = train_predictor(runs, config, 5.0, shared)
+    assert [h["loss"] for h in a] != [h["loss"] for h in b]

@@ -114,6 +114,7 @@ def _train(args, kind):
         args.unroll,
         args.reverse,
         getattr(args, "balance_steps", False),  # the predictor's alone
+        getattr(args, "stride_share", 0.0),
     )
     start = time.perf_counter()
     if kind == "integrator":

@@ -66,10 +66,17 @@ class SurrogateTraining:
     #: predictor only: weigh each (ensemble, Δt) so that free flight would score alike at every
     #: Δt (:func:`step_weights`); otherwise long steps weigh almost nothing
     balance_steps: bool = False
+    #: predictor only: the share of samples taken at the shortest Δt (the stride), the step
+    #: chains are made of (:func:`share_stride`); 0 draws every Δt alike
+    stride_share: float = 0.0
 
     def __post_init__(self):
         if self.unroll < 1:
             raise ValueError(f"surrogate training: unroll must be ≥ 1, got {self.unroll}")
+        if not 0 <= self.stride_share < 1:
+            raise ValueError(
+                f"surrogate training: stride_share must be in [0, 1), got {self.stride_share}"
+            )
 
 
 def read_run(path, periodic: bool | None = None) -> dict:
@@ -224,6 +231,18 @@ def step_weights(runs: Sequence[dict], data: Sequence[tuple], probes: int = 64) 
     return {key: ref / b for key, b in baseline.items()}
 
 
+def share_stride(data: list, stride_fs: float, share: float) -> list:
+    """The predictor's samples ``data`` (run, start, direction, lag, Δt, chain length) with
+    those at Δt = ``stride_fs`` repeated so that they make about ``share`` of the whole (each
+    at least once); ``share`` 0 leaves them as built, every Δt drawn alike."""
+    short = [d for d in data if d[4] == stride_fs]
+    rest = len(data) - len(short)
+    if share == 0 or not short or not rest:
+        return data
+    repeats = max(1, round(share * rest / ((1.0 - share) * len(short))))
+    return data + short * (repeats - 1)
+
+
 def train(
     runs: Sequence[dict],
     config: IntegratorConfig,
@@ -301,6 +320,7 @@ def train_predictor(
                 for t, d in windows(run, k * s, n, settings.reverse)
             ]
 
+    data = share_stride(data, stride_fs, settings.stride_share)
     weights = step_weights(runs, data) if settings.balance_steps else {}
     if weights:
         log(
