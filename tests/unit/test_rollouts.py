@@ -62,6 +62,7 @@ def test_the_reference_judged_against_itself_is_perfect(
     assert summary["position_error_pm_10fs"] == 0 and summary["position_error_pm_1000fs"] == 0
     assert summary["structure_l1"] == 0 and summary["vdos_l1"] == 0
     assert summary["msd_ratio"] == pytest.approx(1.0) and summary["vdos_peak_ratio"] == 1.0
+    assert summary["vdos_mean_ratio"] == pytest.approx(1.0)
     # Pt and Al vibrate at a few THz
     assert 1.0 < summary["vdos_peak_thz_reference"] < 10.0, summary
     assert summary["stable_horizon_fs"] == len(x) * 10.0
@@ -174,3 +175,26 @@ def test_the_long_chain_reports_its_temperature_beside_the_references_at_the_sam
     assert 0 < summary["long_temperature_reference_std"] < 0.5 * t_ref.mean()
     assert np.isfinite(summary["long_temperature_model_mean"])
     assert np.isfinite(summary["long_temperature_model_std"])
+
+
+def test_the_spectrums_mean_frequency_ratio_is_the_ratio_of_the_vibrations():
+    """Atoms vibrating at 3 THz in the reference and 4.5 THz in the rollout: the power-weighted
+    mean frequency of the VACF's spectrum reads 1.5, as does its main peak."""
+    rng = np.random.default_rng(5)
+    n, frames, dt = 6, 1001, 10.0
+    sites = np.stack([np.arange(n) * 3.0, np.zeros(n), np.zeros(n)], 1)
+    axes = rng.normal(size=(n, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    t = np.arange(frames)[:, None, None] * dt
+
+    def vibrate(thz):
+        w = 2 * np.pi * thz / 1000.0  # rad/fs
+        x = sites + 0.05 * np.sin(w * t + phase[:, None]) * axes
+        v = 0.05 * w * np.cos(w * t + phase[:, None]) * axes
+        return x, v
+
+    (x, v), (rx, rv) = vibrate(4.5), vibrate(3.0)
+    judged, _ = judge_rollout(x, v, rx, rv, np.full(n, 78), None, dt, 300.0)
+    assert judged["vdos_mean_ratio"] == pytest.approx(1.5, rel=0.05)
+    assert judged["vdos_peak_ratio"] == pytest.approx(1.5, rel=0.05)

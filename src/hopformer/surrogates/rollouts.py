@@ -122,6 +122,11 @@ def judge_rollout(
         vdos_peak_thz_model=peak_model,
         vdos_peak_thz_reference=peak_ref,
         vdos_peak_ratio=peak_model / peak_ref,
+        # the power-weighted mean frequency: where the main peak is one of several near-equal
+        # ones, this says which way the whole spectrum moved
+        vdos_mean_ratio=float(
+            (f * p_model).sum() / p_model.sum() / ((f * p_ref).sum() / p_ref.sum())
+        ),
         vdos_l1=rdf_l1(p_model / p_model.sum(), p_ref / p_ref.sum(), f),
     )
     t_model, spin_model = kinetic_temperatures(xs, vs, numbers, cell)
