@@ -4,11 +4,14 @@ backwards, momentum conserved by construction, the learned energy held along NVE
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
 from ase.build import bulk
 
+from hopformer.ml.loop import fingerprint
 from hopformer.physics.md import masses_of
 from hopformer.physics.potentials import score
 from hopformer.surrogates.evaluation import held_energy
@@ -30,6 +33,7 @@ from hopformer.surrogates.predictor import (
 from hopformer.surrogates.training import (
     SurrogateTraining,
     chain_loss,
+    fingerprinted,
     share_stride,
     step_weights,
     train,
@@ -344,3 +348,13 @@ def test_a_stride_share_changes_which_samples_the_predictor_trains_on():
     _, a = train_predictor(runs, config, 5.0, plain)
     _, b = train_predictor(runs, config, 5.0, shared)
     assert [h["loss"] for h in a] != [h["loss"] for h in b]
+
+
+def test_settings_without_a_stride_share_keep_the_fingerprint_older_checkpoints_carry():
+    """Checkpoints written before ``stride_share`` existed fingerprinted the settings without
+    it: at its default they still match, and a share asks for a fresh training."""
+    settings = SurrogateTraining(steps=3, batch_size=2, seed=4, unroll=2)
+    before = {k: v for k, v in asdict(settings).items() if k != "stride_share"}
+    assert fingerprint(fingerprinted(settings)) == fingerprint(before)
+    shared = SurrogateTraining(steps=3, batch_size=2, seed=4, unroll=2, stride_share=0.5)
+    assert fingerprint(fingerprinted(shared)) != fingerprint(before)

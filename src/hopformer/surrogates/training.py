@@ -79,6 +79,15 @@ class SurrogateTraining:
             )
 
 
+def fingerprinted(settings: SurrogateTraining) -> dict:
+    """The training settings a checkpoint must match to be resumed. ``stride_share`` at its
+    default is left out, so checkpoints written before the option existed still resume."""
+    key = asdict(settings)
+    if key["stride_share"] == 0:
+        del key["stride_share"]
+    return key
+
+
 def read_run(path, periodic: bool | None = None) -> dict:
     """One reference run's frames: positions, velocities (F, N, 3), numbers, cell (None for a
     free cluster), time_fs, total_energy (F,), temperature, timestep_fs, ensemble.
@@ -278,7 +287,7 @@ def train(
 
         return chain_loss(step, *window_frames(run, t, d, s, unroll), device, cell)
 
-    fp = fingerprint("integrator", asdict(config), asdict(settings), run_checksum(runs))
+    fp = fingerprint("integrator", asdict(config), fingerprinted(settings), run_checksum(runs))
     history = fit(model, len(data), loss_of, settings, checkpoint_dir, loss_log, fp, log)
     return model.cpu(), history
 
@@ -349,7 +358,8 @@ def train_predictor(
             loss = loss + ENERGY_WEIGHT * (error / len(x) / 1e-3) ** 2
         return loss
 
-    fp = fingerprint("predictor", asdict(config), stride_fs, asdict(settings), run_checksum(runs))
+    key = fingerprinted(settings)
+    fp = fingerprint("predictor", asdict(config), stride_fs, key, run_checksum(runs))
     history = fit(model, len(data), loss_of, settings, checkpoint_dir, loss_log, fp, log)
     return model.cpu(), history
 
