@@ -156,18 +156,17 @@ def _evaluate_predictor(
         lx, lv = chain(model, x[0], v[0], numbers, horizon, long_steps, thermostat, energy)
         wall = time.perf_counter() - start
         lag = int(round(horizon / stride_fs)) * s
-        ref = x[: long_steps * lag + 1 : lag]
+        at_steps = slice(0, long_steps * lag + 1, lag)
+        ref = x[at_steps]
         # a held chain can keep its mean temperature while swinging from step to step; the
         # swing beside the reference's at the same times shows it (docs/results.md)
         t_long, _ = kinetic_temperatures(lx, lv, numbers, None)
-        t_ref, _ = kinetic_temperatures(ref, v[: long_steps * lag + 1 : lag], numbers, None)
+        t_ref, _ = kinetic_temperatures(ref, v[at_steps], numbers, None)
         summary.update(
             long_temperature_model_mean=float(t_long.mean()),
             long_temperature_reference_mean=float(t_ref.mean()),
             long_temperature_model_std=float(t_long.std()),
             long_temperature_reference_std=float(t_ref.std()),
-        )
-        summary.update(
             long_step_fs=horizon,
             long_error_pm_end=float(position_error(lx[-1], ref[-1])) * 100,
             long_stable_horizon_fs=stable_horizon(
