@@ -113,9 +113,11 @@ def _dimers(rng, n_pairs=4, box=30.0, k=1.0, mass=27.0, tau=10.0):
     return x0, v0, x1 - x0, v1 - v0, np.eye(3) * box
 
 
-def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite():
+@pytest.mark.parametrize("tie", [False, True])
+def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite(tie):
     torch.manual_seed(0)
-    model = DisplacementIntegrator(IntegratorConfig(cutoff=4.0, width=32, layers=2)).double()
+    config = IntegratorConfig(cutoff=4.0, width=32, layers=2, tie_corrections=tie)
+    model = DisplacementIntegrator(config).double()
     rng = np.random.default_rng(0)
     numbers = np.full(8, 13)
     data = [_dimers(rng) for _ in range(64)]
@@ -140,3 +142,21 @@ def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite():
     x, v, _, _, cell = test[0]
     xs, vs = rollout(model, x, v, numbers, cell, 100)
     assert np.isfinite(xs).all() and np.isfinite(vs).all()
+
+
+def test_a_tied_stride_moves_positions_with_the_mean_of_the_velocities(al32):
+    x, v, numbers, cell = al32
+    torch.manual_seed(0)
+    free = DisplacementIntegrator(IntegratorConfig(cutoff=4.5, width=16, layers=2)).double()
+    tied = DisplacementIntegrator(
+        IntegratorConfig(cutoff=4.5, width=16, layers=2, tie_corrections=True)
+    ).double()
+    tied.load_state_dict(free.state_dict())
+    fx, fv = predict(free, x, v, numbers, cell)
+    tx, tv = predict(tied, x, v, numbers, cell)
+    np.testing.assert_allclose(tv, fv, atol=1e-12)  # the velocity change is the network's own
+    np.testing.assert_allclose(tx, 10.0 * (v + 0.5 * tv), atol=1e-12)
+    assert np.abs(tx - fx).max() > 1e-4, "the untied step's own displacement differs"
+    # the momentum the tie keeps: the centre of mass moves by exactly τ V_cm
+    m = np.full(32, 26.98)
+    np.testing.assert_allclose(m @ tx / m.sum(), 10.0 * m @ v / m.sum(), atol=1e-12)

@@ -198,3 +198,37 @@ def test_the_spectrums_mean_frequency_ratio_is_the_ratio_of_the_vibrations():
     judged, _ = judge_rollout(x, v, rx, rv, np.full(n, 78), None, dt, 300.0)
     assert judged["vdos_mean_ratio"] == pytest.approx(1.5, rel=0.05)
     assert judged["vdos_peak_ratio"] == pytest.approx(1.5, rel=0.05)
+
+
+def test_single_strides_measure_how_much_of_the_force_a_step_carries(al_run, monkeypatch):
+    import hopformer.surrogates.evaluation as evaluation
+    from hopformer.physics.structure import minimum_image
+    from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
+
+    atoms, frames = al_run
+    run = {**frames, "numbers": atoms.numbers, "cell": atoms.cell.array}
+    x, v, cell = run["positions"], run["velocities"], run["cell"]
+    truth = {
+        x[t].tobytes(): (minimum_image(x[t + 1] - x[t], cell), v[t + 1] - v[t])
+        for t in range(len(x) - 1)
+    }
+    model = DisplacementIntegrator(IntegratorConfig(stride_fs=10.0)).double()
+    for head in (model.node_out[-1], model.edge_out[-1]):  # no corrections: free flight
+        head.weight.data.zero_()
+        head.bias.data.zero_()
+    free = evaluation.single_strides(model, run)
+    assert free["single_error_pm"] == pytest.approx(free["free_flight_error_pm"])
+    assert free["departure_slope"] == pytest.approx(0.0, abs=1e-12)
+    assert free["velocity_change_slope"] == pytest.approx(0.0, abs=1e-12)
+    # Al at 300 K leaves free flight by about a picometre in 10 fs
+    assert 0.1 < free["free_flight_error_pm"] < 10, free
+
+    def half_the_force(model, xt, vt, numbers, cell):
+        dx, dv = truth[xt.tobytes()]
+        return 10.0 * vt + 0.5 * (dx - 10.0 * vt), 0.5 * dv
+
+    monkeypatch.setattr(evaluation, "integrator_step", half_the_force)
+    half = evaluation.single_strides(model, run)
+    assert half["departure_slope"] == pytest.approx(0.5)
+    assert half["velocity_change_slope"] == pytest.approx(0.5)
+    assert half["single_error_pm"] == pytest.approx(0.5 * free["free_flight_error_pm"])

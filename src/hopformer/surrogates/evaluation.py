@@ -12,7 +12,9 @@ import numpy as np
 
 from hopformer.physics.md import masses_of, md_speed
 from hopformer.physics.potentials import scorer
+from hopformer.physics.structure import minimum_image
 from hopformer.surrogates.integrator import DisplacementIntegrator, rollout
+from hopformer.surrogates.integrator import predict as integrator_step
 from hopformer.surrogates.metrics import position_error, stable_horizon
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
 from hopformer.surrogates.rollouts import judge_rollout, kinetic_temperatures
@@ -67,12 +69,45 @@ def evaluate(
         run["total_energy"][: strides * s + 1 : s],
     )
     summary["wall_s_per_ps"] = wall / summary["simulated_ps"]
+    summary.update(single_strides(model, run))
     if potential is not None:
         summary["reference_wall_s_per_ps"] = md_speed(
             potential, numbers, ref_x[0], ref_v[0], cell, run["timestep_fs"]
         )
         summary["speedup"] = summary["reference_wall_s_per_ps"] / summary["wall_s_per_ps"]
     return summary, curves
+
+
+def single_strides(model: DisplacementIntegrator, run: dict, starts: int = 20) -> dict:
+    """One stride from ``starts`` frames spread over the run, against the frame it reaches:
+    the RMS position error (pm) beside free flight's (x + τ v), and how much of the true
+    departure from free flight (Δx − τ v) and of the true velocity change Δv the model's
+    carry — the slope of its projection on the true one, summed over atoms and frames. Both
+    come from the forces: a slope below 1 is a restoring force too soft, which a rollout
+    shows as atoms swinging too far (docs/results.md)."""
+    tau = model.config.stride_fs
+    s = frame_stride(run, tau)
+    x, v, numbers, cell = run["positions"], run["velocities"], run["numbers"], run["cell"]
+    sums = np.zeros(6)  # error², free flight's error², departure ·, |·|², Δv ·, |·|²
+    for t in np.linspace(0, len(x) - 1 - s, starts).round().astype(int):
+        dx, dv = integrator_step(model, x[t], v[t], numbers, cell)
+        true_dx = minimum_image(x[t + s] - x[t], cell)
+        true_dv = v[t + s] - v[t]
+        gone = true_dx - tau * v[t]
+        sums += [
+            ((dx - true_dx) ** 2).sum(-1).mean(),
+            (gone**2).sum(-1).mean(),
+            ((dx - tau * v[t]) * gone).sum(),
+            (gone**2).sum(),
+            (dv * true_dv).sum(),
+            (true_dv**2).sum(),
+        ]
+    return {
+        "single_error_pm": float(np.sqrt(sums[0] / starts)) * 100,
+        "free_flight_error_pm": float(np.sqrt(sums[1] / starts)) * 100,
+        "departure_slope": float(sums[2] / sums[3]),
+        "velocity_change_slope": float(sums[4] / sums[5]),
+    }
 
 
 def evaluate_predictor(

@@ -23,6 +23,11 @@ full share the moment it enters the cutoff, so every feature jumps there; with
 with one null edge of score 0, so an edge enters and leaves at zero weight and the features,
 and an energy learned from them, are continuous in the positions (docs/design.md §13).
 
+With ``tie_corrections`` the displacement is tied to the velocity change, Δx_i = τ v_i + ½ τ Δv_i
+(the positions move with the mean of the velocities before and after, as velocity Verlet's do):
+one learned acceleration per atom serves both outputs, which a fixed short stride allows
+(docs/design.md §13).
+
 Momentum is conserved by construction (``conserve_momentum``): the step's total momentum
 change Σ m_i Δv_i is removed evenly per unit mass, and the centre of mass moves by exactly
 τ V_cm — so the system cannot start to drift or accelerate as a whole, however long the
@@ -58,6 +63,8 @@ class IntegratorConfig:
     taper_start: float = 0.0
     #: weigh each edge's attention by its cutoff envelope, against a null edge (see module doc)
     smooth_attention: bool = False
+    #: Δx = τ v + ½ τ Δv: one learned acceleration for both outputs (see module doc)
+    tie_corrections: bool = False
 
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
@@ -152,7 +159,12 @@ class DisplacementIntegrator(nn.Module):
         j: torch.Tensor,
         shifts: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.step(x, v, numbers, i, j, shifts @ cell, self.config.stride_fs)
+        tau = self.config.stride_fs
+        dx, dv = self.step(x, v, numbers, i, j, shifts @ cell, tau)
+        if self.config.tie_corrections:
+            # the centre of mass still moves by τ V_cm: the conserved Δv sums to no momentum
+            dx = tau * v + 0.5 * tau * dv
+        return dx, dv
 
     def features(self, x, v, numbers, i, j, offsets, extra=None):
         """(node features h, edge features e, |r_ij|, r̂_ij) after the attention layers."""
