@@ -17,10 +17,11 @@ from hopformer.surrogates.integrator import (
 )
 
 
-@pytest.fixture
-def model():
+@pytest.fixture(params=[False, True], ids=["plain", "galilean"])
+def model(request):
     torch.manual_seed(0)
-    return DisplacementIntegrator(IntegratorConfig(cutoff=4.5, width=16, layers=2)).double()
+    config = IntegratorConfig(cutoff=4.5, width=16, layers=2, galilean=request.param)
+    return DisplacementIntegrator(config).double()
 
 
 @pytest.fixture
@@ -113,10 +114,12 @@ def _dimers(rng, n_pairs=4, box=30.0, k=1.0, mass=27.0, tau=10.0):
     return x0, v0, x1 - x0, v1 - v0, np.eye(3) * box
 
 
-@pytest.mark.parametrize("tie", [False, True])
-def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite(tie):
+@pytest.mark.parametrize("tie, galilean", [(False, False), (True, False), (False, True)])
+def test_a_tiny_model_learns_harmonic_dimers_and_its_rollout_stays_finite(tie, galilean):
     torch.manual_seed(0)
-    config = IntegratorConfig(cutoff=4.0, width=32, layers=2, tie_corrections=tie)
+    config = IntegratorConfig(
+        cutoff=4.0, width=32, layers=2, tie_corrections=tie, galilean=galilean
+    )
     model = DisplacementIntegrator(config).double()
     rng = np.random.default_rng(0)
     numbers = np.full(8, 13)
@@ -160,3 +163,23 @@ def test_a_tied_stride_moves_positions_with_the_mean_of_the_velocities(al32):
     # the momentum the tie keeps: the centre of mass moves by exactly τ V_cm
     m = np.full(32, 26.98)
     np.testing.assert_allclose(m @ tx / m.sum(), 10.0 * m @ v / m.sum(), atol=1e-12)
+
+
+@pytest.mark.parametrize("galilean", [False, True])
+def test_a_galilean_step_answers_a_common_velocity_with_free_flight_alone(al32, galilean):
+    """Newton's step is unchanged by a velocity given to every atom: the atoms carry it along
+    (Δx gains τ U) and nothing else changes. Only the galilean network does this by
+    construction; the plain one reads absolute velocities."""
+    x, v, numbers, cell = al32
+    torch.manual_seed(0)
+    config = IntegratorConfig(cutoff=4.5, width=16, layers=2, galilean=galilean)
+    model = DisplacementIntegrator(config).double()
+    common = np.array([0.02, -0.03, 0.01])  # Å/fs, a thermal speed
+    dx, dv = predict(model, x, v, numbers, cell)
+    dx2, dv2 = predict(model, x, v + common, numbers, cell)
+    moved = np.abs(dx2 - (dx + 10.0 * common)).max() + np.abs(dv2 - dv).max()
+    if galilean:
+        assert moved < 1e-12, moved
+        assert np.abs(dx - 10.0 * v).max() > 1e-4, "a real correction, not free flight"
+    else:
+        assert moved > 1e-5, moved

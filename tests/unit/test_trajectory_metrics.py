@@ -12,6 +12,7 @@ from hopformer.physics.structure import minimum_image
 from hopformer.surrogates.metrics import (
     diffusion_coefficient,
     internal_motion,
+    longest_wave_share,
     msd,
     pair_distribution,
     position_error,
@@ -141,3 +142,26 @@ def test_a_spinning_drifting_cluster_has_no_internal_motion_and_a_vibrating_one_
     internal, share = internal_motion(pair, v + 0.002, np.array([63.5, 63.5]))
     np.testing.assert_allclose(internal, v, atol=1e-15)
     assert share[0] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_thermal_velocities_give_the_longest_waves_their_equipartition_share(al256):
+    import ase.units
+
+    masses, cell = al256.get_masses(), al256.cell.array
+    frames = [maxwell_boltzmann(al256, 300.0, seed=s) * ase.units.fs for s in range(40)]
+    x = np.broadcast_to(al256.positions, (40, 256, 3))
+    share = longest_wave_share(x, np.array(frames), masses, cell, 300.0)
+    assert share == pytest.approx(1.0, abs=0.15), share  # 240 samples of |j(k)|²
+
+
+def test_a_wave_the_length_of_the_cell_carries_its_whole_motion(al256):
+    """v_i = A ẑ cos(k·x_i), k = 2π/L along y: j(±k) = √m A N/2 for two of the six longest
+    waves, so the mean |j|²/N is m A² N/12 while 3 k_B T = m A²/2: a share of N/6."""
+    from hopformer.surrogates.metrics import K_B_AMU_A2_FS2, temperature
+
+    masses, cell, x = al256.get_masses(), al256.cell.array, al256.positions
+    v = np.zeros_like(x)
+    v[:, 2] = 0.01 * np.cos(2 * np.pi * x[:, 1] / cell[1, 1])
+    t = temperature(v, masses)
+    assert t == pytest.approx(masses[0] * 0.01**2 / 2 / 3 / K_B_AMU_A2_FS2, rel=1e-9)
+    assert longest_wave_share(x[None], v[None], masses, cell, t) == pytest.approx(256 / 6)

@@ -23,6 +23,17 @@ full share the moment it enters the cutoff, so every feature jumps there; with
 with one null edge of score 0, so an edge enters and leaves at zero weight and the features,
 and an energy learned from them, are continuous in the positions (docs/design.md §13).
 
+With ``galilean`` the step is also invariant under a common velocity added to every atom (as
+Newton's is: forces depend on positions, and the step's velocity terms on relative velocities
+only): the layers see v_j − v_i instead of v_i and v_j, and the outputs are
+
+    Δx_i = τ v_i + Σ_j (w_ij r̂_ij + c_ij τ (v_j − v_i)) ,
+    Δv_i = Σ_j (u_ij r̂_ij + d_ij (v_j − v_i)) .
+
+A long-wavelength vibration moves neighbours together, so locally it looks like a translation;
+a step that answers a translation with a velocity change pumps or drains that mode with no
+force to resist it (docs/design.md §13).
+
 With ``tie_corrections`` the displacement is tied to the velocity change, Δx_i = τ v_i + ½ τ Δv_i
 (the positions move with the mean of the velocities before and after, as velocity Verlet's do):
 one learned acceleration per atom serves both outputs, which a fixed short stride allows
@@ -65,6 +76,8 @@ class IntegratorConfig:
     smooth_attention: bool = False
     #: Δx = τ v + ½ τ Δv: one learned acceleration for both outputs (see module doc)
     tie_corrections: bool = False
+    #: velocities enter only as v_j − v_i: invariant under a common velocity (see module doc)
+    galilean: bool = False
 
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
@@ -127,7 +140,8 @@ class DisplacementIntegrator(nn.Module):
         edge = c.radial + 3
         self.layers = nn.ModuleList(_AttentionLayer(c.width, edge) for _ in range(c.layers))
         self.node_out = _mlp(c.width, c.width, 2)  # a_i, b_i
-        self.edge_out = _mlp(2 * c.width + edge, c.width, 2)  # w_ij, u_ij
+        # w_ij, u_ij (and c_ij, d_ij on the relative velocity with ``galilean``)
+        self.edge_out = _mlp(2 * c.width + edge, c.width, 4 if c.galilean else 2)
         self.energy_out = _mlp(c.width, c.width, 1)  # per-atom potential energy
         self.register_buffer("energy_offset", torch.zeros((), dtype=torch.float64))
         self.register_buffer("centres", torch.linspace(0.0, c.cutoff, c.radial))
@@ -173,17 +187,23 @@ class DisplacementIntegrator(nn.Module):
         u = rij / r[:, None]
         smooth = self._smooth(r)
         # Invariant edge features; velocity products scaled to O(1) (thermal v ~ 0.05 Å/fs).
-        e = torch.cat(
-            [
-                self._radial(r, smooth),
+        if self.config.galilean:
+            # relative velocities only; a node's speed is its speed about its neighbourhood
+            w = v[j] - v[i]
+            along = (w * u).sum(-1, keepdim=True)
+            velocity = [20 * along, 400 * (w * w).sum(-1, keepdim=True), 400 * along**2]
+            weight = torch.zeros(len(x), dtype=x.dtype, device=x.device).index_add(0, i, smooth)
+            own = _gather(v, i, smooth[:, None] * w) / weight.clamp_min(1e-12)[:, None]
+        else:
+            velocity = [
                 20 * (v[i] * u).sum(-1, keepdim=True),
                 20 * (v[j] * u).sum(-1, keepdim=True),
                 400 * (v[i] * v[j]).sum(-1, keepdim=True),
-            ],
-            -1,
-        )
+            ]
+            own = v
+        e = torch.cat([self._radial(r, smooth), *velocity], -1)
         speed_width = 0.05 / self.config.radial
-        speed = torch.exp(-(((v.norm(dim=-1)[:, None] - self.speeds) / speed_width) ** 2))
+        speed = torch.exp(-(((own.norm(dim=-1)[:, None] - self.speeds) / speed_width) ** 2))
         h = self.embed(numbers) + self.speed(speed)
         if extra is not None:
             h = h + extra
@@ -219,15 +239,25 @@ class DisplacementIntegrator(nn.Module):
         ab = self.node_out(h)
         wu = self.edge_out(torch.cat([h[i], h[j], e], -1)) * self._smooth(r)[:, None]
         # Free flight (τ v) is the leading term: the network learns the correction.
-        dx = (1.0 + scale * ab[:, :1]) * tau * v
-        dx = dx + scale * torch.zeros_like(v).index_add(0, i, 0.1 * wu[:, :1] * u)
-        dv = scale * (ab[:, 1:2] * v + torch.zeros_like(v).index_add(0, i, 0.01 * wu[:, 1:2] * u))
+        if self.config.galilean:
+            rel = v[j] - v[i]
+            along_x = 0.1 * wu[:, :1] * u + 0.1 * tau * wu[:, 2:3] * rel
+            dx = tau * v + scale * _gather(v, i, along_x)
+            dv = scale * _gather(v, i, 0.01 * wu[:, 1:2] * u + 0.1 * wu[:, 3:4] * rel)
+        else:
+            dx = (1.0 + scale * ab[:, :1]) * tau * v + scale * _gather(v, i, 0.1 * wu[:, :1] * u)
+            dv = scale * (ab[:, 1:2] * v + _gather(v, i, 0.01 * wu[:, 1:2] * u))
         if conserve and self.config.conserve_momentum:
             dx, dv = _conserve_momentum(dx, dv, v, self.masses[numbers].to(v.dtype), tau)
         return dx, dv
 
     def save(self) -> dict:
         return {"config": asdict(self.config), "state": self.state_dict()}
+
+
+def _gather(v: torch.Tensor, i: torch.Tensor, per_edge: torch.Tensor) -> torch.Tensor:
+    """Per-edge vectors (E, 3) summed onto their receivers i, one row per atom of ``v``."""
+    return torch.zeros_like(v).index_add(0, i, per_edge)
 
 
 def _conserve_momentum(dx, dv, v, masses, tau):

@@ -12,6 +12,8 @@ Pure functions of arrays, shared by the trajectory surrogates' evaluations:
   power spectrum (the vibrational density of states up to normalisation);
 * :func:`pair_distribution` — a free cluster's pair-distance distribution (its g(r));
 * :func:`spectrum_peak` — the frequency of a vibrational spectrum's main peak;
+* :func:`longest_wave_share` — how much of its equipartition share of the motion a periodic
+  cell's longest waves carry;
 * :func:`temperature`, :func:`stable_horizon` — kinetic temperature, and the time until a
   rollout breaks (a temperature spike or two atoms closer than physically possible).
 
@@ -214,3 +216,19 @@ def stable_horizon(
         if t[i] > spike * reference_temperature or closest < min_distance:
             return i * dt_fs
     return len(frames) * dt_fs
+
+
+def longest_wave_share(
+    xs: np.ndarray, vs: np.ndarray, masses: np.ndarray, cell: np.ndarray, temperature_k: float
+) -> float:
+    """The mass-weighted current j(k) = Σ_i √m_i v_i e^{ik·x_i} of a periodic trajectory at
+    the cell's longest waves, k = 2π n·cell⁻ᵀ with n = ±x̂, ±ŷ, ±ẑ: mean |j(k)|² / N over
+    frames and those k, in units of 3 k_B T. In equilibrium every k carries exactly that
+    (equipartition: independent thermal velocities give Σ_i m_i ⟨v_i²⟩ = 3 N k_B T), so 1 is
+    a rollout that shares its energy fairly, and more is one that pumps its longest waves."""
+    xs, vs = np.asarray(xs, float), np.asarray(vs, float)
+    ks = 2 * np.pi * np.concatenate([np.eye(3), -np.eye(3)]) @ np.linalg.inv(cell).T
+    phase = np.exp(1j * xs @ ks.T)  # (F, N, 6)
+    j = np.einsum("fnk,fnd->fkd", phase, np.sqrt(np.asarray(masses, float))[:, None] * vs)
+    power = (np.abs(j) ** 2).sum(-1).mean() / xs.shape[1]
+    return float(power / (3 * K_B_AMU_A2_FS2 * temperature_k))

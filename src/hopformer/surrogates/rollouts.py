@@ -6,7 +6,8 @@ reference frames over the same times: RMS position error at 10 fs, 100 fs, 1 ps 
 (where reached), structure (g(r) of a periodic cell, the pair-distance distribution of a
 free cluster; L1 distance), MSD and D, the VACF's vibrational spectrum (peak frequency and
 L1 distance), temperature and its drift (of a free cluster: of its vibrations, beside the
-share of its kinetic energy in rigid rotation), the total energy scored by the reference
+share of its kinetic energy in rigid rotation; of a periodic cell, the share of the motion its
+longest waves carry), the total energy scored by the reference
 potential and its drift, and the stable horizon. The reference MD's own speed from the same
 state is :func:`hopformer.physics.md.md_speed`.
 """
@@ -21,6 +22,7 @@ from hopformer.surrogates.metrics import (
     AMU_A2_FS2_IN_EV,
     diffusion_coefficient,
     internal_motion,
+    longest_wave_share,
     msd,
     pair_distribution,
     position_error,
@@ -135,6 +137,16 @@ def judge_rollout(
         summary.update(
             rotation_share_model=float(spin_model.mean()),
             rotation_share_reference=float(spin_ref.mean()),
+        )
+    else:  # over the second half, each at its own temperature
+        masses = masses_of(numbers)
+        summary.update(
+            longest_wave_share_model=longest_wave_share(
+                xs[half:], vs[half:], masses, cell, t_model[half:].mean()
+            ),
+            longest_wave_share_reference=longest_wave_share(
+                ref_x[half:], ref_v[half:], masses, cell, t_ref[half:].mean()
+            ),
         )
     tenth = max(1, n_frames // 10)
     summary.update(
