@@ -198,3 +198,23 @@ def test_a_langevin_chain_with_matched_noise_holds_the_thermostat_temperature():
     t = temperature(vs[1:], np.full(len(grid), 195.084))
     assert t[:5].mean() == pytest.approx(target, rel=0.15)  # the first steps already
     assert t.mean() == pytest.approx(target, rel=0.05)
+
+
+def test_a_galilean_predictor_carries_a_common_velocity_along_in_nve_only(cluster):
+    """NVE: a velocity U given to every atom moves the cluster by Δt U and changes nothing
+    else (Newton's equations). Langevin: friction acts in the lab frame, so it does not."""
+    x, v, numbers = cluster
+    torch.manual_seed(0)
+    config = PredictorConfig(horizon_fs=50.0, width=16, layers=2, galilean=True)
+    model = TrajectoryPredictor(config).double()
+    common, dt = np.array([0.01, 0.02, -0.015]), 20.0
+    nx, nv = predict(model, x, v, numbers, dt)
+    nx2, nv2 = predict(model, x, v + common, numbers, dt)
+    np.testing.assert_allclose(nx2, nx + dt * common, atol=1e-12)
+    np.testing.assert_allclose(nv2, nv + common, atol=1e-12)
+    assert np.abs(nx - x - dt * v).max() > 1e-4, "the network corrects free flight"
+    with torch.no_grad():  # some friction to see: Δv = b v with b ≠ 0
+        model.core.node_out[-1].bias[1] = -0.1
+    lx, lv = predict(model, x, v, numbers, dt, langevin=True)
+    lx2, lv2 = predict(model, x, v + common, numbers, dt, langevin=True)
+    assert np.abs(lv2 - (lv + common)).max() > 1e-4

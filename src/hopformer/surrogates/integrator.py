@@ -234,7 +234,9 @@ class DisplacementIntegrator(nn.Module):
         """(Δx, Δv) over time ``tau`` fs; ``offsets`` (E, 3) are the edges' image offsets in Å
         (zeros for a free cluster); ``extra`` (N, width) is added to the node features; the
         learned corrections are multiplied by ``scale`` (0 makes the step free flight);
-        ``conserve`` False lets the momentum change (a thermostat's friction does)."""
+        ``conserve`` False lets the momentum change (a thermostat's friction does) and, in a
+        ``galilean`` network, lets each atom's own velocity back into Δv: friction is the one
+        force that sees the lab frame."""
         h, e, r, u = self.features(x, v, numbers, i, j, offsets, extra)
         ab = self.node_out(h)
         wu = self.edge_out(torch.cat([h[i], h[j], e], -1)) * self._smooth(r)[:, None]
@@ -244,6 +246,8 @@ class DisplacementIntegrator(nn.Module):
             along_x = 0.1 * wu[:, :1] * u + 0.1 * tau * wu[:, 2:3] * rel
             dx = tau * v + scale * _gather(v, i, along_x)
             dv = scale * _gather(v, i, 0.01 * wu[:, 1:2] * u + 0.1 * wu[:, 3:4] * rel)
+            if not conserve:  # a thermostat's friction acts in the lab frame
+                dv = dv + scale * ab[:, 1:2] * v
         else:
             dx = (1.0 + scale * ab[:, :1]) * tau * v + scale * _gather(v, i, 0.1 * wu[:, :1] * u)
             dv = scale * (ab[:, 1:2] * v + _gather(v, i, 0.01 * wu[:, 1:2] * u))

@@ -6,8 +6,10 @@ core of :class:`~hopformer.surrogates.integrator.DisplacementIntegrator` on the 
 radius graph (no cell), with Δt entering as a sinusoidal embedding added to every atom's
 features, in the free-flight term Δt v_i, and as a factor Δt/horizon on the learned
 corrections — so Δt = 0 returns the input exactly, and the outputs rotate, translate and
-permute with the inputs. With ``tie_corrections`` a short step's position departs from free
-flight by ½ Δt Δv, one learned acceleration for both outputs (docs/design.md §13). Long
+permute with the inputs; with ``galilean``, NVE steps are also invariant under a velocity
+common to every atom (the core's module doc). With ``tie_corrections`` a short step's
+position departs from free flight by ½ Δt Δv, one learned acceleration for both outputs
+(docs/design.md §13). Long
 trajectories chain predictions: each segment's last frame seeds the next.
 
 Ensembles: the model is told whether the dynamics is Newtonian (NVE) or Langevin (a learned
@@ -59,6 +61,7 @@ class PredictorConfig:
     taper_start: float = 0.0
     tie_corrections: bool = False
     smooth_attention: bool = False
+    galilean: bool = False
 
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
@@ -81,6 +84,7 @@ class TrajectoryPredictor(nn.Module):
                 conserve_momentum=config.conserve_momentum,
                 taper_start=config.taper_start,
                 smooth_attention=config.smooth_attention,
+                galilean=config.galilean,
             )
         )
         self.time = nn.Linear(2 * config.frequencies, config.width)
