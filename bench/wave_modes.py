@@ -74,7 +74,7 @@ def main() -> None:
     run = read_run(args.frames, periodic=True)
     numbers, cell = run["numbers"], run["cell"]
     n2, ks = wavevectors(cell)
-    print(f"{args.frames}: {len(numbers)} atoms, shells |n|² = {sorted(set(n2.astype(int)))}")
+    print(f"{args.frames}: {len(numbers)} atoms, shells |n|² = {sorted({int(a) for a in n2})}")
     for path in args.models:
         model, _ = load_surrogate(path, "integrator")
         fits = single_strides(model, run, n2, ks)
