@@ -165,3 +165,4 @@ def test_a_wave_the_length_of_the_cell_carries_its_whole_motion(al256):
     t = temperature(v, masses)
     assert t == pytest.approx(masses[0] * 0.01**2 / 2 / 3 / K_B_AMU_A2_FS2, rel=1e-9)
     assert longest_wave_share(x[None], v[None], masses, cell, t) == pytest.approx(256 / 6)
+    assert np.isnan(longest_wave_share(x[None], 0 * v[None], masses, cell, 0.0)), "no motion"

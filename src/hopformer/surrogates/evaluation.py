@@ -83,8 +83,9 @@ def single_strides(model: DisplacementIntegrator, run: dict, starts: int = 20) -
     the RMS position error (pm) beside free flight's (x + τ v), and how much of the true
     departure from free flight (Δx − τ v) and of the true velocity change Δv the model's
     carry — the slope of its projection on the true one, summed over atoms and frames. Both
-    come from the forces: a slope below 1 is a restoring force too soft, which a rollout
-    shows as atoms swinging too far (docs/results.md)."""
+    come from the forces: below 1 the force is read too soft. A slope of 1 does not make a
+    rollout right; the integrator's long waves were pumped with one (docs/results.md,
+    "Galilean invariance")."""
     tau = model.config.stride_fs
     s = frame_stride(run, tau)
     x, v, numbers, cell = run["positions"], run["velocities"], run["numbers"], run["cell"]

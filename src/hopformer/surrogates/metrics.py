@@ -225,7 +225,10 @@ def longest_wave_share(
     the cell's longest waves, k = 2π n·cell⁻ᵀ with n = ±x̂, ±ŷ, ±ẑ: mean |j(k)|² / N over
     frames and those k, in units of 3 k_B T. In equilibrium every k carries exactly that
     (equipartition: independent thermal velocities give Σ_i m_i ⟨v_i²⟩ = 3 N k_B T), so 1 is
-    a rollout that shares its energy fairly, and more is one that pumps its longest waves."""
+    a rollout that shares its energy fairly, and more is one that pumps its longest waves.
+    NaN for a rollout with no motion (T ≤ 0), which has no share to compare."""
+    if not temperature_k > 0:
+        return float("nan")
     xs, vs = np.asarray(xs, float), np.asarray(vs, float)
     ks = 2 * np.pi * np.concatenate([np.eye(3), -np.eye(3)]) @ np.linalg.inv(cell).T
     phase = np.exp(1j * xs @ ks.T)  # (F, N, 6)

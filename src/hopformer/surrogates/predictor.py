@@ -9,8 +9,8 @@ corrections — so Δt = 0 returns the input exactly, and the outputs rotate, tr
 permute with the inputs; with ``galilean``, NVE steps are also invariant under a velocity
 common to every atom (the core's module doc). With ``tie_corrections`` a short step's
 position departs from free flight by ½ Δt Δv, one learned acceleration for both outputs
-(docs/design.md §13). Long
-trajectories chain predictions: each segment's last frame seeds the next.
+(docs/design.md §13). Long trajectories chain predictions: each segment's last frame seeds
+the next.
 
 Ensembles: the model is told whether the dynamics is Newtonian (NVE) or Langevin (a learned
 offset of every atom's features under Langevin). Langevin dynamics is stochastic, so a
