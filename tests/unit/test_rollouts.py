@@ -232,3 +232,19 @@ def test_single_strides_measure_how_much_of_the_force_a_step_carries(al_run, mon
     assert half["departure_slope"] == pytest.approx(0.5)
     assert half["velocity_change_slope"] == pytest.approx(0.5)
     assert half["single_error_pm"] == pytest.approx(0.5 * free["free_flight_error_pm"])
+
+    def newton(model, xt, vt, numbers, cell):
+        return truth[xt.tobytes()]
+
+    monkeypatch.setattr(evaluation, "integrator_step", newton)
+    exact = evaluation.single_strides(model, run)
+    assert exact["single_error_pm"] == pytest.approx(0.0, abs=1e-9)
+    assert exact["velocity_change_slope"] == pytest.approx(1.0)
+    assert exact["kinetic_gain_percent"] == pytest.approx(0.0, abs=1e-9)
+    # free flight keeps each start's kinetic energy where the true stride changed it: its
+    # gain is what the true strides lost, summed over the same 20 frames
+    m, starts = atoms.get_masses()[:, None], np.linspace(0, len(x) - 2, 20).round().astype(int)
+    lost = sum(((v[t] ** 2 - v[t + 1] ** 2) * m).sum() for t in starts)
+    assert free["kinetic_gain_percent"] == pytest.approx(
+        100 * lost / sum(((v[t] ** 2) * m).sum() for t in starts)
+    )

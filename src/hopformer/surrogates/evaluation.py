@@ -13,7 +13,7 @@ import numpy as np
 from hopformer.physics.md import masses_of, md_speed
 from hopformer.physics.potentials import scorer
 from hopformer.physics.structure import minimum_image
-from hopformer.surrogates.integrator import DisplacementIntegrator, rollout
+from hopformer.surrogates.integrator import DisplacementIntegrator, kinetic_energy, rollout
 from hopformer.surrogates.integrator import predict as integrator_step
 from hopformer.surrogates.metrics import position_error, stable_horizon
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
@@ -85,11 +85,15 @@ def single_strides(model: DisplacementIntegrator, run: dict, starts: int = 20) -
     carry — the slope of its projection on the true one, summed over atoms and frames. Both
     come from the forces: below 1 the force is read too soft. A slope of 1 does not make a
     rollout right; the integrator's long waves were pumped with one (docs/results.md,
-    "Galilean invariance")."""
+    "Galilean invariance"). ``kinetic_gain_percent``: the kinetic energy a stride ends with
+    beyond the true frame's, in percent of the start's; below 0 the step drains energy, which
+    a held rollout puts back into every atom alike."""
     tau = model.config.stride_fs
     s = frame_stride(run, tau)
     x, v, numbers, cell = run["positions"], run["velocities"], run["numbers"], run["cell"]
-    sums = np.zeros(6)  # error², free flight's error², departure ·, |·|², Δv ·, |·|²
+    masses = masses_of(numbers)
+    # error², free flight's error², departure ·, |·|², Δv ·, |·|², kinetic gain, kinetic
+    sums = np.zeros(8)
     for t in np.linspace(0, len(x) - 1 - s, starts).round().astype(int):
         dx, dv = integrator_step(model, x[t], v[t], numbers, cell)
         true_dx = minimum_image(x[t + s] - x[t], cell)
@@ -102,12 +106,15 @@ def single_strides(model: DisplacementIntegrator, run: dict, starts: int = 20) -
             (gone**2).sum(),
             (dv * true_dv).sum(),
             (true_dv**2).sum(),
+            kinetic_energy(v[t] + dv, masses) - kinetic_energy(v[t + s], masses),
+            kinetic_energy(v[t], masses),
         ]
     return {
         "single_error_pm": float(np.sqrt(sums[0] / starts)) * 100,
         "free_flight_error_pm": float(np.sqrt(sums[1] / starts)) * 100,
         "departure_slope": float(sums[2] / sums[3]),
         "velocity_change_slope": float(sums[4] / sums[5]),
+        "kinetic_gain_percent": float(sums[6] / sums[7]) * 100,
     }
 
 
