@@ -24,6 +24,7 @@ import numpy as np
 from hopformer.physics.md import masses_of
 from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.integrator import predict, rollout
+from hopformer.surrogates.metrics import current_power
 from hopformer.surrogates.training import frame_stride, load_surrogate, read_run
 
 SHELLS = 6
@@ -58,9 +59,7 @@ def single_strides(model, run, n2, ks, starts: int = 100) -> dict:
 
 def shell_energy(xs, vs, numbers, n2, ks) -> dict:
     half = len(xs) // 2
-    phase = np.exp(1j * xs[half:] @ ks.T)  # (F, N, K)
-    j = np.einsum("fnk,fnd->fkd", phase, np.sqrt(masses_of(numbers))[:, None] * vs[half:])
-    power = (np.abs(j) ** 2).sum(-1).mean(0)
+    power = current_power(xs[half:], vs[half:], masses_of(numbers), ks)
     return {shell: float(power[n2 == shell].sum()) for shell in sorted(set(n2))}
 
 
@@ -75,6 +74,7 @@ def main() -> None:
     numbers, cell = run["numbers"], run["cell"]
     n2, ks = wavevectors(cell)
     print(f"{args.frames}: {len(numbers)} atoms, shells |n|² = {sorted({int(a) for a in n2})}")
+    refs = {}  # the reference's shell energies over the rollout's span, per frame stride
     for path in args.models:
         model, _ = load_surrogate(path, "integrator")
         fits = single_strides(model, run, n2, ks)
@@ -82,8 +82,10 @@ def main() -> None:
         x0 = run["positions"][0]
         with held_energy(args.potential, numbers, x0, cell) as energy:
             xs, vs = rollout(model, x0, run["velocities"][0], numbers, cell, args.strides, energy)
-        ref_span = slice(0, (args.strides + 1) * s, s)
-        ref = shell_energy(run["positions"][ref_span], run["velocities"][ref_span], numbers, n2, ks)
+        if s not in refs:
+            span = slice(0, (args.strides + 1) * s, s)
+            refs[s] = shell_energy(run["positions"][span], run["velocities"][span], numbers, n2, ks)
+        ref = refs[s]
         mine = shell_energy(xs, vs, numbers, n2, ks)
         print(f"\n{path}")
         print("  |n|²   |k| 1/Å   Δv slope   γ per stride   rollout KE / reference")

@@ -12,8 +12,8 @@ Pure functions of arrays, shared by the trajectory surrogates' evaluations:
   power spectrum (the vibrational density of states up to normalisation);
 * :func:`pair_distribution` — a free cluster's pair-distance distribution (its g(r));
 * :func:`spectrum_peak` — the frequency of a vibrational spectrum's main peak;
-* :func:`longest_wave_share` — how much of its equipartition share of the motion a periodic
-  cell's longest waves carry;
+* :func:`current_power`, :func:`longest_wave_share` — the motion each wave of a periodic cell
+  carries, and how much of its equipartition share the cell's longest waves carry;
 * :func:`temperature`, :func:`stable_horizon` — kinetic temperature, and the time until a
   rollout breaks (a temperature spike or two atoms closer than physically possible).
 
@@ -229,9 +229,15 @@ def longest_wave_share(
     NaN for a rollout with no motion (T ≤ 0), which has no share to compare."""
     if not temperature_k > 0:
         return float("nan")
-    xs, vs = np.asarray(xs, float), np.asarray(vs, float)
     ks = 2 * np.pi * np.concatenate([np.eye(3), -np.eye(3)]) @ np.linalg.inv(cell).T
-    phase = np.exp(1j * xs @ ks.T)  # (F, N, 6)
-    j = np.einsum("fnk,fnd->fkd", phase, np.sqrt(np.asarray(masses, float))[:, None] * vs)
-    power = (np.abs(j) ** 2).sum(-1).mean() / xs.shape[1]
+    power = current_power(xs, vs, masses, ks).mean() / np.shape(xs)[1]
     return float(power / (3 * K_B_AMU_A2_FS2 * temperature_k))
+
+
+def current_power(xs: np.ndarray, vs: np.ndarray, masses: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """(K,) mean over frames of |j(k)|², j(k) = Σ_i √m_i v_i e^{ik·x_i}, at wavevectors ``ks``
+    (K, 3) 1/Å: the (twice) kinetic energy each wave carries, amu Å²/fs²."""
+    xs, vs = np.asarray(xs, float), np.asarray(vs, float)
+    phase = np.exp(1j * xs @ np.asarray(ks, float).T)  # (F, N, K)
+    j = np.einsum("fnk,fnd->fkd", phase, np.sqrt(np.asarray(masses, float))[:, None] * vs)
+    return (np.abs(j) ** 2).sum(-1).mean(0)
