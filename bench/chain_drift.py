@@ -24,7 +24,8 @@ from hopformer.physics.md import masses_of
 from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV
 from hopformer.surrogates.predictor import chain, predict
-from hopformer.surrogates.training import load_surrogate, read_run
+from hopformer.surrogates.runs import read_run
+from hopformer.surrogates.training import load_surrogate
 
 DT = 10.0  # fs
 

@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 
 from hopformer.surrogates.evaluation import evaluate, evaluate_predictor
-from hopformer.surrogates.training import load_surrogate, read_run
+from hopformer.surrogates.runs import read_run
+from hopformer.surrogates.training import load_surrogate
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ from hopformer.physics.md import masses_of
 from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.integrator import predict, rollout
 from hopformer.surrogates.metrics import current_power
-from hopformer.surrogates.training import frame_stride, load_surrogate, read_run
+from hopformer.surrogates.runs import read_run
+from hopformer.surrogates.training import frame_stride, load_surrogate
 
 SHELLS = 6
 

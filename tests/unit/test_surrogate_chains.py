@@ -102,6 +102,30 @@ def test_a_chain_loss_is_zero_for_the_exact_propagator_and_grows_with_a_biased_o
     assert one > 0 and four > 2.0 * one, (one, four)
 
 
+def test_the_kinetic_term_scores_the_chains_kinetic_energy_not_its_velocities():
+    run = _oscillator_run()
+    frames = window_frames(run, 2, 1, lag=2, unroll=3)
+    exact = _exact_step(10.0)
+    masses = torch.tensor([27.0, 63.5, 27.0], dtype=torch.float64)
+    # the exact propagator keeps every kinetic energy: no term
+    assert float(chain_loss(exact, *frames, "cpu", kinetic=(5.0, masses))) < 1e-20
+    # velocities 1 % too fast after a step (positions exact): the term is weight ×
+    # ((1.01)² − 1)², whatever the masses; fed back along a chain, the excess compounds
+    fast = lambda x, v: (exact(x, v)[0], 1.01 * exact(x, v)[1])  # noqa: E731
+    single = window_frames(run, 2, 1, lag=2, unroll=1)
+    plain = float(chain_loss(fast, *single, "cpu"))
+    with_term = float(chain_loss(fast, *single, "cpu", kinetic=(5.0, masses)))
+    assert with_term - plain == pytest.approx(5.0 * (1.01**2 - 1) ** 2, rel=1e-9)
+    chained = float(chain_loss(fast, *frames, "cpu", kinetic=(5.0, masses)))
+    assert chained - float(chain_loss(fast, *frames, "cpu")) > 2 * (with_term - plain)
+    # velocities turned to the wrong direction at the right speed: no kinetic term, large error
+    turned = lambda x, v: (exact(x, v)[0], -exact(x, v)[1])  # noqa: E731
+    kept = float(chain_loss(turned, *single, "cpu"))
+    assert kept > 0 and float(chain_loss(turned, *single, "cpu", kinetic=(5.0, masses))) == kept
+    with pytest.raises(ValueError, match="kinetic_weight must be"):
+        SurrogateTraining(kinetic_weight=-1.0)
+
+
 def _al32():
     atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat(2)
     rng = np.random.default_rng(1)
@@ -170,6 +194,16 @@ def test_an_unrolled_integrator_training_starts_at_the_free_flight_loss_and_lear
     assert history[-1]["loss"] < 0.5 * history[0]["loss"], (history[0], history[-1])
     with pytest.raises(ValueError, match="unroll"):
         SurrogateTraining(unroll=0)
+
+
+def test_the_kinetic_weight_enters_the_integrators_training_loss():
+    runs = [_periodic_toy(3)]
+    config = IntegratorConfig(width=8, layers=1)
+    plain = SurrogateTraining(steps=2, batch_size=2, unroll=2, seed=1)
+    _, a = train(runs, config, plain)
+    _, b = train(runs, config, SurrogateTraining(**{**asdict(plain), "kinetic_weight": 100.0}))
+    # the same samples and start: the untrained model's kinetic error adds to the loss
+    assert b[0]["loss"] > a[0]["loss"], (a[0], b[0])
 
 
 def test_an_unrolled_predictor_training_is_seeded():
@@ -350,11 +384,15 @@ def test_a_stride_share_changes_which_samples_the_predictor_trains_on():
     assert [h["loss"] for h in a] != [h["loss"] for h in b]
 
 
-def test_settings_without_a_stride_share_keep_the_fingerprint_older_checkpoints_carry():
-    """Checkpoints written before ``stride_share`` existed fingerprinted the settings without
-    it: at its default they still match, and a share asks for a fresh training."""
+LATER_OPTIONS = ("stride_share", "kinetic_weight")
+
+
+@pytest.mark.parametrize("option", LATER_OPTIONS)
+def test_settings_at_a_later_options_default_keep_the_fingerprint_older_checkpoints_carry(option):
+    """Checkpoints written before an option existed fingerprinted the settings without it: at
+    its default they still match, and another value asks for a fresh training."""
     settings = SurrogateTraining(steps=3, batch_size=2, seed=4, unroll=2)
-    before = {k: v for k, v in asdict(settings).items() if k != "stride_share"}
+    before = {k: v for k, v in asdict(settings).items() if k not in LATER_OPTIONS}
     assert fingerprint(fingerprinted(settings)) == fingerprint(before)
-    shared = SurrogateTraining(steps=3, batch_size=2, seed=4, unroll=2, stride_share=0.5)
-    assert fingerprint(fingerprinted(shared)) != fingerprint(before)
+    changed = SurrogateTraining(**{**asdict(settings), option: 0.5})
+    assert fingerprint(fingerprinted(changed)) != fingerprint(before)

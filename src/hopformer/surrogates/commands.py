@@ -24,6 +24,7 @@ from hopformer.surrogates.predictor import PredictorConfig
 from hopformer.surrogates.runs import (
     TrajectorySpec,
     frame_rows,
+    read_run,
     run_reference,
     run_report,
     start_structure,
@@ -31,7 +32,6 @@ from hopformer.surrogates.runs import (
 from hopformer.surrogates.training import (
     SurrogateTraining,
     load_surrogate,
-    read_run,
     save_surrogate,
     train,
     train_predictor,
@@ -115,6 +115,7 @@ def _train(args, kind):
         args.reverse,
         getattr(args, "balance_steps", False),  # the predictor's alone
         getattr(args, "stride_share", 0.0),
+        getattr(args, "kinetic_weight", 0.0),  # the integrator's alone
     )
     start = time.perf_counter()
     if kind == "integrator":

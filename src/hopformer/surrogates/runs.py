@@ -20,6 +20,8 @@ import numpy as np
 from ase import Atoms, units
 from ase.io import read
 
+from hopformer.data import schema
+from hopformer.data.shards import read_table
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.engine import NVE, Engine, Langevin
 from hopformer.physics.htst import K_B
@@ -161,3 +163,31 @@ def run_report(frames: dict[str, np.ndarray], natoms: int) -> str:
     drift = (total[-1] - total[0]) / natoms * 1e3
     mean_t = np.mean(frames["kinetic_energy"]) / (1.5 * natoms * K_B)
     return f"total energy drift {drift:.3f} meV/atom; mean T {mean_t:.1f} K"
+
+
+def read_run(path, periodic: bool | None = None) -> dict:
+    """One reference run's frames: positions, velocities (F, N, 3), numbers, cell (None for a
+    free cluster), time_fs, total_energy (F,), temperature, timestep_fs, ensemble.
+    ``periodic`` True or False refuses a run of the other kind."""
+    rows = read_table(path, schema.TRAJECTORY_FRAMES).to_pylist()
+    if len(rows) < 2:
+        raise ValueError(f"{path}: a reference run needs at least 2 frames, found {len(rows)}")
+    has_cell = bool(rows[0]["cell"])
+    if periodic is not None and has_cell != periodic:
+        raise ValueError(
+            f"{path}: expected a {'periodic' if periodic else 'free-cluster'} run "
+            f"(system {rows[0]['system']!r})"
+        )
+    n = len(rows[0]["numbers"])
+    return {
+        "positions": np.array([np.reshape(r["positions"], (n, 3)) for r in rows]),
+        "velocities": np.array([np.reshape(r["velocities"], (n, 3)) for r in rows]),
+        "numbers": np.asarray(rows[0]["numbers"], dtype=np.int64),
+        "cell": np.reshape(rows[0]["cell"], (3, 3)) if has_cell else None,
+        "time_fs": np.array([r["time_fs"] for r in rows]),
+        "total_energy": np.array([r["potential_energy"] + r["kinetic_energy"] for r in rows]),
+        "potential_energy": np.array([r["potential_energy"] for r in rows]),
+        "temperature": rows[0]["temperature"],
+        "timestep_fs": rows[0]["timestep_fs"],
+        "ensemble": rows[0]["ensemble"],
+    }

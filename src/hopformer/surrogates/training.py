@@ -27,11 +27,10 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
-from hopformer.data import schema
-from hopformer.data.shards import read_table
 from hopformer.ml.loop import Schedule, fingerprint, seeded_init
 from hopformer.ml.loop import fit as fit_loop
 from hopformer.ml.modelfile import build_model, read_model_file, save_model_file
+from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
 from hopformer.streams import SURROGATE_STEP, rng
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
@@ -69,8 +68,15 @@ class SurrogateTraining:
     #: predictor only: the share of samples taken at the shortest Δt (the stride), the step
     #: chains are made of (:func:`share_stride`); 0 draws every Δt alike
     stride_share: float = 0.0
+    #: integrator only: weight of the squared relative error of the kinetic energy after each
+    #: stride (0: off); a counter to the drain a squared-error fit leaves (docs/design.md §13)
+    kinetic_weight: float = 0.0
 
     def __post_init__(self):
+        if self.kinetic_weight < 0:
+            raise ValueError(
+                f"surrogate training: kinetic_weight must be ≥ 0, got {self.kinetic_weight}"
+            )
         if self.unroll < 1:
             raise ValueError(f"surrogate training: unroll must be ≥ 1, got {self.unroll}")
         if not 0 <= self.stride_share < 1:
@@ -80,40 +86,10 @@ class SurrogateTraining:
 
 
 def fingerprinted(settings: SurrogateTraining) -> dict:
-    """The training settings a checkpoint must match to be resumed. ``stride_share`` at its
-    default is left out, so checkpoints written before the option existed still resume."""
+    """The training settings a checkpoint must match to be resumed. Options added later are
+    left out at their default (0), so checkpoints written before they existed still resume."""
     key = asdict(settings)
-    if key["stride_share"] == 0:
-        del key["stride_share"]
-    return key
-
-
-def read_run(path, periodic: bool | None = None) -> dict:
-    """One reference run's frames: positions, velocities (F, N, 3), numbers, cell (None for a
-    free cluster), time_fs, total_energy (F,), temperature, timestep_fs, ensemble.
-    ``periodic`` True or False refuses a run of the other kind."""
-    rows = read_table(path, schema.TRAJECTORY_FRAMES).to_pylist()
-    if len(rows) < 2:
-        raise ValueError(f"{path}: a reference run needs at least 2 frames, found {len(rows)}")
-    has_cell = bool(rows[0]["cell"])
-    if periodic is not None and has_cell != periodic:
-        raise ValueError(
-            f"{path}: expected a {'periodic' if periodic else 'free-cluster'} run "
-            f"(system {rows[0]['system']!r})"
-        )
-    n = len(rows[0]["numbers"])
-    return {
-        "positions": np.array([np.reshape(r["positions"], (n, 3)) for r in rows]),
-        "velocities": np.array([np.reshape(r["velocities"], (n, 3)) for r in rows]),
-        "numbers": np.asarray(rows[0]["numbers"], dtype=np.int64),
-        "cell": np.reshape(rows[0]["cell"], (3, 3)) if has_cell else None,
-        "time_fs": np.array([r["time_fs"] for r in rows]),
-        "total_energy": np.array([r["potential_energy"] + r["kinetic_energy"] for r in rows]),
-        "potential_energy": np.array([r["potential_energy"] for r in rows]),
-        "temperature": rows[0]["temperature"],
-        "timestep_fs": rows[0]["timestep_fs"],
-        "ensemble": rows[0]["ensemble"],
-    }
+    return {k: v for k, v in key.items() if v != 0 or k not in ("stride_share", "kinetic_weight")}
 
 
 def frame_stride(run: dict, stride_fs: float) -> int:
@@ -197,16 +173,21 @@ def _squared(pred_x, pred_v, x, v, cell=None, dt=None) -> torch.Tensor:
     return (((d / (0.5 * dt * dt)) ** 2).mean() + ((dv / dt) ** 2).mean()) / ACCELERATION**2
 
 
-def chain_loss(step, xs, vs, device, cell=None, dt=None) -> torch.Tensor:
+def chain_loss(step, xs, vs, device, cell=None, dt=None, kinetic=None) -> torch.Tensor:
     """The loss of a chain: ``step(x, v)`` applied ``len(xs) − 1`` times from the first frame,
     its own output fed back in, each prediction scored against the reference frame it reaches
     (gradients flow through the whole chain, so the model learns from the errors its own
-    earlier steps made), averaged over the chain."""
+    earlier steps made), averaged over the chain. ``kinetic`` = (weight, masses) adds weight ×
+    the squared relative error of the kinetic energy after each step."""
     x, v = (torch.as_tensor(a, device=device) for a in (xs[0], vs[0]))
     loss = 0.0
     for m in range(1, len(xs)):
         x, v = step(x, v)
         loss = loss + _squared(x, v, xs[m], vs[m], cell, dt)
+        if kinetic is not None:
+            weight, masses = kinetic
+            true = (masses[:, None] * torch.as_tensor(vs[m], device=device) ** 2).sum()
+            loss = loss + weight * ((masses[:, None] * v**2).sum() / true - 1) ** 2
     return loss / (len(xs) - 1)
 
 
@@ -285,7 +266,9 @@ def train(
             nx = x + dx
             return nx - torch.floor(nx @ inv) @ cell, v + dv  # wrapped, as a rollout does
 
-        return chain_loss(step, *window_frames(run, t, d, s, unroll), device, cell)
+        weight, masses = settings.kinetic_weight, torch.as_tensor(masses_of(run["numbers"]))
+        kinetic = (weight, masses.to(device)) if weight else None
+        return chain_loss(step, *window_frames(run, t, d, s, unroll), device, cell, None, kinetic)
 
     fp = fingerprint("integrator", asdict(config), fingerprinted(settings), run_checksum(runs))
     history = fit(model, len(data), loss_of, settings, checkpoint_dir, loss_log, fp, log)
