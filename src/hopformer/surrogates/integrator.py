@@ -39,6 +39,13 @@ With ``tie_corrections`` the displacement is tied to the velocity change, Δx_i 
 one learned acceleration per atom serves both outputs, which a fixed short stride allows
 (docs/design.md §13).
 
+With ``leapfrog`` the step is drift–kick–drift: the positions move half a stride with v, the
+velocities change by the network's Δv read at those midpoint positions with every velocity set
+to zero (a learned kick, a function of positions alone), and the positions move the other half
+with the new velocities: Δx = τ v + ½ τ Δv. Whatever the kick, the step run backwards from its
+end with velocities flipped returns to its start, and it keeps phase-space volume, so it cannot
+drain or pump energy the way a dissipative map does (docs/design.md §13).
+
 Momentum is conserved by construction (``conserve_momentum``): the step's total momentum
 change Σ m_i Δv_i is removed evenly per unit mass, and the centre of mass moves by exactly
 τ V_cm — so the system cannot start to drift or accelerate as a whole, however long the
@@ -78,6 +85,8 @@ class IntegratorConfig:
     tie_corrections: bool = False
     #: velocities enter only as v_j − v_i: invariant under a common velocity (see module doc)
     galilean: bool = False
+    #: drift–kick–drift: Δv read at the midpoint positions alone, reversible (see module doc)
+    leapfrog: bool = False
 
     def __post_init__(self):
         if self.cutoff <= 0 or self.stride_fs <= 0 or self.width < 1 or self.layers < 1:
@@ -174,6 +183,12 @@ class DisplacementIntegrator(nn.Module):
         shifts: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         tau = self.config.stride_fs
+        if self.config.leapfrog:
+            # the kick sees the midpoint's positions only: the graph built at x serves there
+            # (half a stride moves an atom ~0.05 Å, and edges fade to nothing at the cutoff)
+            mid = x + 0.5 * tau * v
+            _, dv = self.step(mid, torch.zeros_like(v), numbers, i, j, shifts @ cell, tau)
+            return tau * v + 0.5 * tau * dv, dv
         dx, dv = self.step(x, v, numbers, i, j, shifts @ cell, tau)
         if self.config.tie_corrections:
             # the centre of mass still moves by τ V_cm: the conserved Δv sums to no momentum
