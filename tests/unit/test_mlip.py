@@ -431,7 +431,9 @@ def test_a_batch_of_configurations_is_each_configuration_alone(model, pt55, al32
     at = 0
     for (atoms, cell), e_k in zip(systems, e, strict=True):
         alone = energy_forces(model, atoms.positions, atoms.numbers, cell)
-        assert float(e_k.detach()) == pytest.approx(float(alone["energy"]), rel=1e-12, abs=1e-9)
+        assert float(e_k.detach()) == pytest.approx(
+            float(alone["energy"].detach()), rel=1e-12, abs=1e-9
+        )
         np.testing.assert_allclose(
             f[at : at + len(atoms)].detach().numpy(), alone["forces"].numpy(), atol=1e-9
         )
