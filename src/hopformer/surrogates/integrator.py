@@ -44,7 +44,8 @@ velocities change by the network's Δv read at those midpoint positions with eve
 to zero (a learned kick, a function of positions alone), and the positions move the other half
 with the new velocities: Δx = τ v + ½ τ Δv. Whatever the kick, the step run backwards from its
 end with velocities flipped returns to its start, and it keeps phase-space volume, so it cannot
-drain or pump energy the way a dissipative map does (docs/design.md §13).
+contract toward a colder state the way a dissipative map does; a kick that is not the gradient
+of an energy can still feed energy in slowly (docs/design.md §13).
 
 Momentum is conserved by construction (``conserve_momentum``): the step's total momentum
 change Σ m_i Δv_i is removed evenly per unit mass, and the centre of mass moves by exactly
