@@ -30,7 +30,6 @@ import torch
 from hopformer.ml.loop import Schedule, fingerprint, seeded_init
 from hopformer.ml.loop import fit as fit_loop
 from hopformer.ml.modelfile import build_model, read_model_file, save_model_file
-from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
 from hopformer.streams import SURROGATE_STEP, rng
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig
@@ -266,8 +265,8 @@ def train(
             nx = x + dx
             return nx - torch.floor(nx @ inv) @ cell, v + dv  # wrapped, as a rollout does
 
-        weight, masses = settings.kinetic_weight, torch.as_tensor(masses_of(run["numbers"]))
-        kinetic = (weight, masses.to(device)) if weight else None
+        weight = settings.kinetic_weight
+        kinetic = (weight, model.masses[numbers]) if weight else None  # the model's own masses
         return chain_loss(step, *window_frames(run, t, d, s, unroll), device, cell, None, kinetic)
 
     fp = fingerprint("integrator", asdict(config), fingerprinted(settings), run_checksum(runs))
