@@ -214,6 +214,11 @@ def main() -> None:
         "--work", help="folder of the trained models (default: <campaign>/benchmarks/mlip_vs_mace)"
     )
     ap.add_argument("--only-ours", action="store_true", help="train the MLIP alone (no report)")
+    ap.add_argument(
+        "--only-mace",
+        action="store_true",
+        help="train MACE alone (no report): pair it with an --only-ours run in the same --work",
+    )
     ap.add_argument("--worker", choices=["ours", "mace"], help=argparse.SUPPRESS)
     ap.add_argument("--evaluate-only", action="store_true", help="reuse the trained models")
     args = ap.parse_args()
@@ -234,7 +239,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.worker == "ours" or args.only_ours:
         return worker_ours(configs, work, short_s, long_s, arch, base)
-    if args.worker == "mace":
+    if args.worker == "mace" or args.only_mace:
         return worker_mace(configs, work, short_s, long_s, args.seed)
     import mace_peer  # noqa: F401 — fail now, with the install hint, not after the training
 

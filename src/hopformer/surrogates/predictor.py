@@ -9,8 +9,9 @@ corrections — so Δt = 0 returns the input exactly, and the outputs rotate, tr
 permute with the inputs; with ``galilean``, NVE steps are also invariant under a velocity
 common to every atom (the core's module doc). With ``tie_corrections`` a short step's
 position departs from free flight by ½ Δt Δv, one learned acceleration for both outputs
-(docs/design.md §13). Long trajectories chain predictions: each segment's last frame seeds
-the next.
+(docs/design.md §13); with ``leapfrog`` an NVE step is drift–kick–drift instead, the kick read
+at the midpoint's positions alone, as the integrator's. Long trajectories chain predictions:
+each segment's last frame seeds the next.
 
 Ensembles: the model is told whether the dynamics is Newtonian (NVE) or Langevin (a learned
 offset of every atom's features under Langevin). Langevin dynamics is stochastic, so a
@@ -62,10 +63,16 @@ class PredictorConfig:
     tie_corrections: bool = False
     smooth_attention: bool = False
     galilean: bool = False
+    leapfrog: bool = False
 
     def __post_init__(self):
         if self.horizon_fs <= 0 or self.frequencies < 1:
             raise ValueError(f"predictor config: positive horizon and frequencies ({self})")
+        if self.leapfrog and self.tie_corrections:
+            raise ValueError(
+                "predictor config: leapfrog already ties the position to the velocity change "
+                "(Δx = Δt v + ½ Δt Δv); set tie_corrections: false"
+            )
 
 
 class TrajectoryPredictor(nn.Module):
@@ -109,6 +116,20 @@ class TrajectoryPredictor(nn.Module):
         if langevin:
             embed = embed + self.langevin
         offsets = torch.zeros((len(i), 3), dtype=x.dtype, device=x.device)
+        scale = dt / self.config.horizon_fs
+        if self.config.leapfrog and not langevin:
+            # drift–kick–drift as the integrator's leapfrog: the kick reads the midpoint's
+            # positions with no velocity (the graph built at x serves there), so the step run
+            # backwards lands on its start. Langevin steps stay plain: friction needs v.
+            mid = x + 0.5 * dt * v
+            zero = torch.zeros_like(v)
+            _, dv = self.core.step(
+                mid, zero, numbers, i, j, offsets, dt, embed.expand(len(x), -1), scale=scale
+            )
+            nx, nv = x + dt * v + 0.5 * dt * dv, v + dv
+            if self.config.conserve_angular_momentum:
+                nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
+            return nx, nv
         # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
         dx, dv = self.core.step(
             x,
@@ -119,7 +140,7 @@ class TrajectoryPredictor(nn.Module):
             offsets,
             dt,
             embed.expand(len(x), -1),
-            scale=dt / self.config.horizon_fs,
+            scale=scale,
             conserve=not langevin,  # friction damps the centre of mass too
         )
         if self.config.tie_corrections:
@@ -127,8 +148,7 @@ class TrajectoryPredictor(nn.Module):
             # change times Δt (½ a Δt²), so one learned acceleration serves both. The tie
             # fades as Δt nears the horizon, where a vibration has turned and the relation
             # fails; the position's own correction takes over (docs/design.md §13).
-            s = dt / self.config.horizon_fs
-            dx = dt * v + (1.0 - s) * 0.5 * dt * dv + s * (dx - dt * v)
+            dx = dt * v + (1.0 - scale) * 0.5 * dt * dv + scale * (dx - dt * v)
         nx, nv = x + dx, v + dv
         if self.config.conserve_angular_momentum and not langevin:
             nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
