@@ -58,6 +58,11 @@ CASES = [
     ),
     ("stride vs timestep", {"trajectory__stride_fs": 9.0}, r"stride_fs \(9 fs\).*timestep_fs"),
     (
+        "leapfrog and its tie",
+        {"trajectory__predictor__leapfrog": True, "trajectory__predictor__tie_corrections": True},
+        r"predictor\.leapfrog and tie_corrections are both true",
+    ),
+    (
         "no cluster file",
         {"cluster__file": "nowhere.xyz"},
         r"cluster\.file 'nowhere\.xyz'.*not found",

@@ -225,6 +225,11 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{surrogate}.taper_start ({start:g} Å) must be below "
                 f"trajectory.{surrogate}.cutoff ({cutoff:g} Å): edges fade between the two"
             )
+    if traj["predictor"]["leapfrog"] and traj["predictor"]["tie_corrections"]:
+        problems.append(
+            "trajectory.predictor.leapfrog and tie_corrections are both true: the leapfrog "
+            "step already ties the position to the velocity change (set tie_corrections: false)"
+        )
     fractions = lookup(config, "learning_curve.fractions") or []
     if len({f"{f:g}" for f in fractions}) < len(fractions):
         problems.append(
