@@ -24,8 +24,8 @@ Writes ``<campaign>/benchmarks/mlip_vs_mace.json`` (atomically); the workflow's
 Usage: python bench/mlip_vs_mace.py --campaign results/default [--short-min 15 --long-min 45]
        [--model correlation=3 --model width=48]  (the MLIP's architecture, else the defaults)
        [--train energy_weight=0.01]  (the MLIP's training keys, else the defaults)
-       [--only-ours | --only-mace]  (train one model into --work; a run without either, or
-       with --evaluate-only, then reports on the pair found there)
+       [--only-ours | --only-mace]  (train one model into --work; --evaluate-only then
+       reports on the pair found there)
 """
 
 from __future__ import annotations
