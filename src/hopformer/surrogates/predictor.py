@@ -122,33 +122,31 @@ class TrajectoryPredictor(nn.Module):
             # positions with no velocity (the graph built at x serves there), so the step run
             # backwards lands on its start. Langevin steps stay plain: friction needs v.
             mid = x + 0.5 * dt * v
-            zero = torch.zeros_like(v)
+            extra = embed.expand(len(x), -1)
             _, dv = self.core.step(
-                mid, zero, numbers, i, j, offsets, dt, embed.expand(len(x), -1), scale=scale
+                mid, torch.zeros_like(v), numbers, i, j, offsets, dt, extra, scale
             )
-            nx, nv = x + dt * v + 0.5 * dt * dv, v + dv
-            if self.config.conserve_angular_momentum:
-                nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
-            return nx, nv
-        # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
-        dx, dv = self.core.step(
-            x,
-            v,
-            numbers,
-            i,
-            j,
-            offsets,
-            dt,
-            embed.expand(len(x), -1),
-            scale=scale,
-            conserve=not langevin,  # friction damps the centre of mass too
-        )
-        if self.config.tie_corrections:
-            # Over a short Δt the position's departure from free flight is half the velocity
-            # change times Δt (½ a Δt²), so one learned acceleration serves both. The tie
-            # fades as Δt nears the horizon, where a vibration has turned and the relation
-            # fails; the position's own correction takes over (docs/design.md §13).
-            dx = dt * v + (1.0 - scale) * 0.5 * dt * dv + scale * (dx - dt * v)
+            dx = dt * v + 0.5 * dt * dv
+        else:
+            # Corrections grow with Δt: at Δt = 0 the prediction is the input itself.
+            dx, dv = self.core.step(
+                x,
+                v,
+                numbers,
+                i,
+                j,
+                offsets,
+                dt,
+                embed.expand(len(x), -1),
+                scale=scale,
+                conserve=not langevin,  # friction damps the centre of mass too
+            )
+            if self.config.tie_corrections:
+                # Over a short Δt the position's departure from free flight is half the
+                # velocity change times Δt (½ a Δt²), so one learned acceleration serves both.
+                # The tie fades as Δt nears the horizon, where a vibration has turned and the
+                # relation fails; the position's own correction takes over (docs/design.md §13).
+                dx = dt * v + (1.0 - scale) * 0.5 * dt * dv + scale * (dx - dt * v)
         nx, nv = x + dx, v + dv
         if self.config.conserve_angular_momentum and not langevin:
             nv = keep_angular_momentum(x, v, nx, nv, self.core.masses[numbers].to(x.dtype))
