@@ -116,13 +116,12 @@ class TrajectoryPredictor(nn.Module):
         if langevin:
             embed = embed + self.langevin
         offsets = torch.zeros((len(i), 3), dtype=x.dtype, device=x.device)
-        scale = dt / self.config.horizon_fs
+        scale, extra = dt / self.config.horizon_fs, embed.expand(len(x), -1)
         if self.config.leapfrog and not langevin:
             # drift–kick–drift as the integrator's leapfrog: the kick reads the midpoint's
             # positions with no velocity (the graph built at x serves there), so the step run
             # backwards lands on its start. Langevin steps stay plain: friction needs v.
             mid = x + 0.5 * dt * v
-            extra = embed.expand(len(x), -1)
             _, dv = self.core.step(
                 mid, torch.zeros_like(v), numbers, i, j, offsets, dt, extra, scale
             )
@@ -137,7 +136,7 @@ class TrajectoryPredictor(nn.Module):
                 j,
                 offsets,
                 dt,
-                embed.expand(len(x), -1),
+                extra,
                 scale=scale,
                 conserve=not langevin,  # friction damps the centre of mass too
             )
