@@ -63,6 +63,16 @@ CASES = [
         r"predictor\.leapfrog and tie_corrections are both true",
     ),
     (
+        "long step off the stride",
+        {"trajectory__predictor__long_step_fs": 45.0},
+        r"predictor\.long_step_fs \(45 fs\) must be a multiple of trajectory\.stride_fs \(10 fs\)",
+    ),
+    (
+        "long step past the horizon",
+        {"trajectory__predictor__long_step_fs": 200.0},
+        r"long_step_fs \(200 fs\).*up to trajectory\.predictor\.horizon_fs \(100 fs\)",
+    ),
+    (
         "no cluster file",
         {"cluster__file": "nowhere.xyz"},
         r"cluster\.file 'nowhere\.xyz'.*not found",

@@ -177,6 +177,29 @@ def test_the_long_chain_reports_its_temperature_beside_the_references_at_the_sam
     assert np.isfinite(summary["long_temperature_model_std"])
 
 
+def test_the_long_chain_takes_any_multiple_of_the_stride_and_is_judged_at_its_own_steps(pt_run):
+    """``long_step_fs`` below the horizon: the second chain steps 20 fs and is judged on every
+    second reference frame (temperature, swing, spectrum, structure); a step that is not a
+    multiple of the stride, or passes the horizon, is refused with both named."""
+    atoms, frames = pt_run
+    run = dict(frames, numbers=atoms.numbers, ensemble="nve", temperature=300.0, timestep_fs=1.0)
+    run["time_fs"] = np.arange(len(frames["positions"])) * 10.0
+    run["total_energy"] = frames["potential_energy"] + frames["kinetic_energy"]
+    model = TrajectoryPredictor(PredictorConfig(horizon_fs=50.0, width=8, layers=1)).double()
+    summary, _ = evaluate_predictor(model, run, 10.0, 0.5, starts=2, long_step_fs=20.0)
+    t_ref, _ = kinetic_temperatures(
+        frames["positions"][:51:2], frames["velocities"][:51:2], atoms.numbers, None
+    )
+    assert summary["long_step_fs"] == 20.0
+    assert summary["long_temperature_reference_mean"] == pytest.approx(t_ref.mean(), rel=1e-9)
+    assert summary["long_temperature_reference_std"] == pytest.approx(t_ref.std(), rel=1e-9)
+    for key in ("long_vdos_mean_ratio", "long_vdos_l1", "long_structure_l1"):
+        assert np.isfinite(summary[key]), key
+    for bad, named in ((25.0, "multiple of the stride"), (60.0, "horizon \\(50 fs\\)")):
+        with pytest.raises(ValueError, match=named):
+            evaluate_predictor(model, run, 10.0, 0.5, starts=2, long_step_fs=bad)
+
+
 def test_the_spectrums_mean_frequency_ratio_is_the_ratio_of_the_vibrations():
     """Atoms vibrating at 3 THz in the reference and 4.5 THz in the rollout: the power-weighted
     mean frequency of the VACF's spectrum reads 1.5, as does its main peak."""

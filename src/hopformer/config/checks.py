@@ -225,6 +225,16 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
                 f"trajectory.{surrogate}.taper_start ({start:g} Å) must be below "
                 f"trajectory.{surrogate}.cutoff ({cutoff:g} Å): edges fade between the two"
             )
+    long_fs, horizon = traj["predictor"]["long_step_fs"], traj["predictor"]["horizon_fs"]
+    if long_fs is not None and (
+        abs(long_fs / traj["stride_fs"] - round(long_fs / traj["stride_fs"])) > 1e-9
+        or not traj["stride_fs"] <= long_fs <= horizon
+    ):
+        problems.append(
+            f"trajectory.predictor.long_step_fs ({long_fs:g} fs) must be a multiple of "
+            f"trajectory.stride_fs ({traj['stride_fs']:g} fs) up to "
+            f"trajectory.predictor.horizon_fs ({horizon:g} fs)"
+        )
     if traj["predictor"]["leapfrog"] and traj["predictor"]["tie_corrections"]:
         problems.append(
             "trajectory.predictor.leapfrog and tie_corrections are both true: the leapfrog "

@@ -195,6 +195,7 @@ def _evaluate(args, kind):
                 args.seed,
                 hold_potential=args.hold_potential,
                 noise=args.langevin_noise,
+                long_step_fs=args.long_step_fs,
             )
         rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
         first = first or (Path(path).stem, curves)

@@ -15,9 +15,9 @@ from hopformer.physics.potentials import scorer
 from hopformer.physics.structure import minimum_image
 from hopformer.surrogates.integrator import DisplacementIntegrator, kinetic_energy, rollout
 from hopformer.surrogates.integrator import predict as integrator_step
-from hopformer.surrogates.metrics import position_error, stable_horizon
+from hopformer.surrogates.metrics import position_error
 from hopformer.surrogates.predictor import Thermostat, TrajectoryPredictor, chain, predict
-from hopformer.surrogates.rollouts import judge_rollout, kinetic_temperatures
+from hopformer.surrogates.rollouts import judge_rollout
 from hopformer.surrogates.training import frame_stride
 
 
@@ -129,6 +129,7 @@ def evaluate_predictor(
     starts: int = 20,
     hold_potential: str | None = None,
     noise: str = "ou",
+    long_step_fs: float | None = None,
 ) -> tuple[dict, dict]:
     """The direct predictor against a held-out cluster run:
 
@@ -137,8 +138,10 @@ def evaluate_predictor(
     * a chain of Δt = ``stride_fs`` predictions for ``rollout_ps`` from the first frame, judged
       with :func:`~hopformer.surrogates.rollouts.judge_rollout` (VACF spectrum, structure, energy,
       stability, ...);
-    * a chain of Δt = horizon predictions over the same time: its stable horizon and its error
-      at the end (the predictor's long-step use);
+    * a chain of Δt = ``long_step_fs`` (default: the horizon) over the same time, judged the
+      same way on the reference frames at its own steps and reported as ``long_*``: its
+      temperature and step-to-step swing beside the reference's, spectrum, structure, stable
+      horizon and error at the end (the predictor's long-step use);
     * wall time per simulated ps of both chains, and of the reference MD with ``potential``.
 
     A Langevin run is chained with its thermostat (``damping_fs``; ``noise`` as
@@ -147,17 +150,24 @@ def evaluate_predictor(
     ``hold_potential`` (a potential file: one energy call per step) where given, else on the
     model's learned energy (:func:`~hopformer.surrogates.predictor.chain`).
     """
+    long_fs = model.config.horizon_fs if long_step_fs is None else long_step_fs
+    k = long_fs / stride_fs
+    if abs(k - round(k)) > 1e-9 or not stride_fs <= long_fs <= model.config.horizon_fs:
+        raise ValueError(
+            f"long_step_fs {long_fs:g}: expected a multiple of the stride ({stride_fs:g} fs) "
+            f"up to the model's horizon ({model.config.horizon_fs:g} fs)"
+        )
     nve = run["ensemble"] != "langevin"
     hold = hold_potential if nve else None
     thermostat = None if nve else Thermostat(run["temperature"], damping_fs, seed, noise)
     with held_energy(hold, run["numbers"], run["positions"][0]) as energy:
         return _evaluate_predictor(
-            model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy
+            model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy, long_fs
         )
 
 
 def _evaluate_predictor(
-    model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy
+    model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy, long_fs
 ) -> tuple[dict, dict]:
     s = frame_stride(run, stride_fs)
     x, v, numbers = run["positions"], run["velocities"], run["numbers"]
@@ -193,29 +203,28 @@ def _evaluate_predictor(
     )
     summary.update(fine)
     summary["wall_s_per_ps"] = wall / fine["simulated_ps"]
-    long_steps = int(segments * stride_fs // horizon)
+    long_steps = int(segments * stride_fs // long_fs)
     if long_steps >= 1:
         start = time.perf_counter()
-        lx, lv = chain(model, x[0], v[0], numbers, horizon, long_steps, thermostat, energy)
+        lx, lv = chain(model, x[0], v[0], numbers, long_fs, long_steps, thermostat, energy)
         wall = time.perf_counter() - start
-        lag = int(round(horizon / stride_fs)) * s
-        at_steps = slice(0, long_steps * lag + 1, lag)
-        ref = x[at_steps]
+        lag = int(round(long_fs / stride_fs)) * s
+        at = slice(0, long_steps * lag + 1, lag)
+        judged, c = judge_rollout(lx, lv, x[at], v[at], numbers, None, long_fs, run["temperature"])
         # a held chain can keep its mean temperature while swinging from step to step; the
         # swing beside the reference's at the same times shows it (docs/results.md)
-        t_long, _ = kinetic_temperatures(lx, lv, numbers, None)
-        t_ref, _ = kinetic_temperatures(ref, v[at_steps], numbers, None)
         summary.update(
-            long_temperature_model_mean=float(t_long.mean()),
-            long_temperature_reference_mean=float(t_ref.mean()),
-            long_temperature_model_std=float(t_long.std()),
-            long_temperature_reference_std=float(t_ref.std()),
-            long_step_fs=horizon,
-            long_error_pm_end=float(position_error(lx[-1], ref[-1])) * 100,
-            long_stable_horizon_fs=stable_horizon(
-                lx, lv, masses_of(numbers), horizon, run["temperature"]
-            ),
-            long_wall_s_per_ps=wall / (long_steps * horizon / 1000),
+            long_step_fs=long_fs,
+            long_temperature_model_mean=judged["temperature_model_mean"],
+            long_temperature_reference_mean=judged["temperature_reference_mean"],
+            long_temperature_model_std=float(c["temperature_model"].std()),
+            long_temperature_reference_std=float(c["temperature_reference"].std()),
+            long_vdos_mean_ratio=judged["vdos_mean_ratio"],
+            long_vdos_l1=judged["vdos_l1"],
+            long_structure_l1=judged["structure_l1"],
+            long_error_pm_end=float(position_error(lx[-1], x[at][-1])) * 100,
+            long_stable_horizon_fs=judged["stable_horizon_fs"],
+            long_wall_s_per_ps=wall / (long_steps * long_fs / 1000),
         )
     if potential is not None:
         summary["reference_wall_s_per_ps"] = md_speed(
