@@ -8,7 +8,7 @@ This bench starts ``--runs`` fresh reference NVE runs per temperature on the ref
 (seeds no training saw: Langevin equilibration from the relaxed cluster, as the campaign's
 runs), chains the predictor from each first frame for the same time with steps of its stride
 or ``--step-fs`` (its NVE energy held on ``--hold``: a potential file, default the reference
-EAM, or ``learned``, the model's own energy), and prints:
+EAM, ``learned``, the model's own energy, or ``none``), and prints:
 
 * per run: the chain's vibrational temperature over the reference's, its step-to-step
   standard deviation over the reference's at the same times (the swing), the spectrum's main
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ def one_run(args, model, stride_fs: float, temperature: float, seed: int) -> dic
     every = round(args.step_fs / stride_fs)
     x, v = frames["positions"][::every], frames["velocities"][::every]
     numbers = atoms.numbers
-    hold = None if args.hold == "learned" else args.hold or args.potential
+    hold = None if args.hold in ("learned", "none") else args.hold or args.potential
     with held_energy(hold, numbers, x[0]) as energy:  # None: the model's learned energy
         start = time.perf_counter()
         xs, vs = chain(model, x[0], v[0], numbers, args.step_fs, len(x) - 1, None, energy)
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--potential", required=True, help="the reference EAM file")
     parser.add_argument("--structure", required=True, help="the campaign's relaxed cluster")
     parser.add_argument(
-        "--hold", default=None, help="potential the chains hold, or 'learned' (default: EAM)"
+        "--hold", default=None, help="potential the chains hold, 'learned' or 'none' (default: EAM)"
     )
     parser.add_argument("--mlip", default=None, help="an MLIP model.pt: time MD on it too")
     parser.add_argument("--runs", type=int, default=8, help="fresh runs per temperature")
@@ -173,6 +174,8 @@ def main() -> None:
     model, extra = load_surrogate(args.model, "predictor")
     if args.hold == "learned" and not model.config.conserve_energy:
         parser.error(f"--hold learned: {args.model} was trained without conserve_energy")
+    if args.hold == "none":  # the model's own dynamics, nothing held
+        model.config = replace(model.config, conserve_energy=False)
     args.step_fs = args.step_fs or extra["stride_fs"]
     every = args.step_fs / extra["stride_fs"]
     if abs(every - round(every)) > 1e-9 or args.step_fs > model.config.horizon_fs:
