@@ -23,7 +23,7 @@ EAM, ``learned``, the model's own energy, or ``none``), and prints:
 
 Usage: python bench/predictor_spectrum.py --model M --potential EAM --structure CLUSTER
        [--runs 8] [--temperatures 300 700] [--hold EAM_OR_MLIP] [--rollout-ps 10]
-       [--step-fs 30] [--mlip MLIP]
+       [--step-fs 30] [--mlip MLIP] [--float32]
 """
 
 from __future__ import annotations
@@ -166,12 +166,15 @@ def main() -> None:
     parser.add_argument("--equilibrate-ps", type=float, default=5.0)
     parser.add_argument("--vacuum", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=900, help="the first fresh run's seed")
+    parser.add_argument("--float32", action="store_true", help="chain in float32 (default 64)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     if args.runs < 2:
         parser.error(f"--runs {args.runs}: the reference's spread needs at least 2")
     torch.set_num_threads(args.threads)
     model, extra = load_surrogate(args.model, "predictor")
+    if args.float32:
+        model = model.float()
     if args.hold == "learned" and not model.config.conserve_energy:
         parser.error(f"--hold learned: {args.model} was trained without conserve_energy")
     if args.hold == "none":  # the model's own dynamics, nothing held
@@ -185,7 +188,7 @@ def main() -> None:
         )
     print(
         f"predictor {args.model}: {args.step_fs:g} fs steps, {args.rollout_ps:g} ps"
-        f" chains held on {args.hold or args.potential}"
+        f" chains held on {args.hold or args.potential}, {'float32' if args.float32 else 'float64'}"
     )
     for temperature in args.temperatures:
         runs = [
