@@ -23,7 +23,7 @@ EAM, ``learned``, the model's own energy, or ``none``), and prints:
 
 Usage: python bench/predictor_spectrum.py --model M --potential EAM --structure CLUSTER
        [--runs 8] [--temperatures 300 700] [--hold EAM_OR_MLIP] [--rollout-ps 10]
-       [--step-fs 30] [--mlip MLIP] [--float32]
+       [--step-fs 30] [--mlip MLIP] [--float32] [--hold-every 2] [--compile]
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from hopformer.mlip.calculator import HopformerPotential, load_network
+from hopformer.physics.ase_engine import AseEngine
 from hopformer.physics.md import md_speed
 from hopformer.physics.potentials import open_engine
 from hopformer.surrogates.evaluation import held_energy
@@ -63,12 +65,35 @@ def one_run(args, model, stride_fs: float, temperature: float, seed: int) -> dic
     hold = None if args.hold in ("learned", "none") else args.hold or args.potential
     with held_energy(hold, numbers, x[0]) as energy:  # None: the model's learned energy
         start = time.perf_counter()
-        xs, vs = chain(model, x[0], v[0], numbers, args.step_fs, len(x) - 1, None, energy)
+        xs, vs = chain(
+            model,
+            x[0],
+            v[0],
+            numbers,
+            args.step_fs,
+            len(x) - 1,
+            None,
+            energy,
+            args.hold_every,
+            args.compile,
+        )
         wall = time.perf_counter() - start
     summary, curves = judge_rollout(xs, vs, x, v, numbers, None, args.step_fs, temperature)
     summary["wall_s_per_ps"] = wall / summary["simulated_ps"]
     if args.mlip:  # the MD the predictor would replace, from the same start
         summary["mlip_wall_s_per_ps"] = md_speed(args.mlip, numbers, x[0], v[0], None, 2.0, 0.1)
+        # the same MD with the MLIP in float32: the MLIP's fastest on a CPU (docs/results.md)
+        single = load_network(args.mlip, torch.float32)
+        summary["mlip32_wall_s_per_ps"] = md_speed(
+            args.mlip,
+            numbers,
+            x[0],
+            v[0],
+            None,
+            2.0,
+            0.1,
+            make_engine=lambda a: AseEngine(a, lambda: HopformerPotential(single)),
+        )
     return {"summary": summary, **curves}
 
 
@@ -167,6 +192,8 @@ def main() -> None:
     parser.add_argument("--vacuum", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=900, help="the first fresh run's seed")
     parser.add_argument("--float32", action="store_true", help="chain in float32 (default 64)")
+    parser.add_argument("--hold-every", type=int, default=1, help="steps between holds")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the chain")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     if args.runs < 2:
@@ -188,8 +215,22 @@ def main() -> None:
         )
     print(
         f"predictor {args.model}: {args.step_fs:g} fs steps, {args.rollout_ps:g} ps"
-        f" chains held on {args.hold or args.potential}, {'float32' if args.float32 else 'float64'}"
+        f" chains held on {args.hold or args.potential} every {args.hold_every} step(s),"
+        f" {'float32' if args.float32 else 'float64'}{', compiled' if args.compile else ''}"
     )
+    if args.compile:  # compiled once for the session: its cost is not a chain's
+        atoms, _ = start_structure("cluster", args.structure, args.vacuum)
+        start = time.perf_counter()
+        chain(
+            model,
+            atoms.positions,
+            np.zeros((len(atoms), 3)),
+            atoms.numbers,
+            args.step_fs,
+            2,
+            compile=True,
+        )
+        print(f"  compiling the chain took {time.perf_counter() - start:.0f} s (once)")
     for temperature in args.temperatures:
         runs = [
             one_run(args, model, extra["stride_fs"], temperature, args.seed + k)
@@ -200,9 +241,11 @@ def main() -> None:
         line = f"  chain: {np.median(wall):.3f} s per simulated ps (median of {len(runs)} runs)"
         if args.mlip:
             mlip = np.array([r["summary"]["mlip_wall_s_per_ps"] for r in runs])
+            single = np.array([r["summary"]["mlip32_wall_s_per_ps"] for r in runs])
             line += (
                 f"; MD on the MLIP (2 fs): {np.median(mlip):.2f} s per ps,"
-                f" {np.median(mlip / wall):.1f}x the chain's time"
+                f" {np.median(mlip / wall):.1f}x the chain's time; with the MLIP in float32"
+                f" {np.median(single):.2f} s per ps, {np.median(single / wall):.1f}x"
             )
         print(line, flush=True)
 

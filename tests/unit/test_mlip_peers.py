@@ -17,7 +17,7 @@ from hopformer.cli import main
 from hopformer.mlip.peers import COLUMNS, peer_rows
 from hopformer.mlip.training import error_metrics
 from hopformer.physics import potentials
-from hopformer.physics.structure import neighbours
+from hopformer.physics.structure import DENSE_ATOMS, neighbours
 
 
 def brute_force(x, cell, cutoff):
@@ -58,6 +58,18 @@ def test_neighbours_are_every_pair_within_the_cutoff_of_free_and_skewed_periodic
     if cell is not None:  # r_ij is the image's displacement, whichever cell an atom sits in
         r = np.linalg.norm(x[j] - x[i] + s @ cell, axis=1)
         assert (r < cutoff).all()
+
+
+def test_free_clusters_either_side_of_the_dense_search_size_get_the_same_sorted_pairs():
+    """Up to ``DENSE_ATOMS`` atoms a free cluster is searched distance by distance, above it
+    by the cell list: both give every pair within the cutoff, sorted by (i, j)."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 18, (DENSE_ATOMS + 1, 3))  # two thirds of Pt's density
+    for n in (DENSE_ATOMS, DENSE_ATOMS + 1):
+        i, j, s = neighbours(x[:n], None, 5.0)
+        got = {(int(a), int(b), (0, 0, 0)) for a, b in zip(i, j, strict=True)}
+        assert got == brute_force(x[:n], None, 5.0) and len(got) == len(i) > 10 * n
+        assert (np.lexsort((j, i)) == np.arange(len(i))).all() and not s.any()
 
 
 def test_neighbours_of_a_cluster_blown_apart_are_found_without_a_cell_list_of_its_box():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from hopformer.physics.clusters import bulk_cell
 from hopformer.physics.md import md_speed
@@ -198,6 +199,33 @@ def test_the_long_chain_takes_any_multiple_of_the_stride_and_is_judged_at_its_ow
     for bad, named in ((25.0, "multiple of the stride"), (60.0, "horizon \\(50 fs\\)")):
         with pytest.raises(ValueError, match=named):
             evaluate_predictor(model, run, 10.0, 0.5, starts=2, long_step_fs=bad)
+
+
+def test_a_fast_long_chain_changes_the_long_chain_only(pt_run, monkeypatch):
+    """``fast`` reaches the long chain alone: its model in float32, its hold every second step;
+    the first chain and its figures are those of the plain evaluation."""
+    import hopformer.surrogates.evaluation as evaluation
+
+    atoms, frames = pt_run
+    run = dict(frames, numbers=atoms.numbers, ensemble="nve", temperature=300.0, timestep_fs=1.0)
+    run["time_fs"] = np.arange(len(frames["positions"])) * 10.0
+    run["total_energy"] = frames["potential_energy"] + frames["kinetic_energy"]
+    torch.manual_seed(0)
+    model = TrajectoryPredictor(PredictorConfig(horizon_fs=50.0, width=8, layers=1)).double()
+    plain, _ = evaluate_predictor(model, run, 10.0, 0.5, starts=2, long_step_fs=20.0)
+    calls, real = [], evaluation.chain
+
+    def spy(model, *args, **options):
+        calls.append((next(model.parameters()).dtype, options["hold_every"]))
+        return real(model, *args, **options)
+
+    monkeypatch.setattr(evaluation, "chain", spy)
+    fast = evaluation.FastChain(hold_every=2, float32=True)
+    quick, _ = evaluate_predictor(model, run, 10.0, 0.5, starts=2, long_step_fs=20.0, fast=fast)
+    assert calls == [(torch.float64, 1), (torch.float32, 2)]
+    assert next(model.parameters()).dtype == torch.float64, "the caller's model is untouched"
+    assert quick["temperature_model_mean"] == plain["temperature_model_mean"]
+    assert quick["long_temperature_model_mean"] != plain["long_temperature_model_mean"]
 
 
 def test_the_spectrums_mean_frequency_ratio_is_the_ratio_of_the_vibrations():

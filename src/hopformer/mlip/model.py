@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hopformer.ml.layers import edge_mlp, mlp
 from hopformer.mlip.features import (
     Neighbourhoods,
     cubic_invariants,
@@ -121,10 +122,6 @@ LEGACY = {"attention": "softmax"}
 SUM_SCALE = 10.0
 
 
-def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, width), nn.SiLU(), nn.Linear(width, n_out))
-
-
 class _Interaction(nn.Module):
     """One dual-path attention block (see the module doc)."""
 
@@ -132,15 +129,15 @@ class _Interaction(nn.Module):
         super().__init__()
         self.c = c
         w, h = c.width, c.heads
-        self.geo = _mlp(c.radial, w, h)
+        self.geo = mlp(c.radial, w, h)
         self.query, self.key = nn.Linear(w, w, bias=False), nn.Linear(w, w, bias=False)
         # the chemistry of the pair itself (species i with species j), per head
         self.pair_q, self.pair_k = nn.Embedding(c.species, w), nn.Embedding(c.species, w)
-        self.gate = _mlp(c.radial + 2 * w, w, h)
+        self.gate = mlp(c.radial + 2 * w, w, h)
         self.value = nn.Linear(w, w)
         n_filter = w * (c.lmax + 1)
         self.filter = (
-            _mlp(c.radial, c.radial_hidden, n_filter)
+            mlp(c.radial, c.radial_hidden, n_filter)
             if c.radial_hidden
             else nn.Linear(c.radial, n_filter)
         )
@@ -150,7 +147,7 @@ class _Interaction(nn.Module):
             self.vector_in = nn.Linear(w, w, bias=False)
             self.vector_filter = nn.Linear(c.radial, 2 * w)
             self.vector_out = nn.Linear(w, w, bias=False)
-        self.update = _mlp(w + w * (c.lmax + 1) + cubic + (w if c.vectors else 0), w, w)
+        self.update = mlp(w + w * (c.lmax + 1) + cubic + (w if c.vectors else 0), w, w)
 
     def forward(self, h, v, z, i, j, rbf, sh, env, hood, ylm):
         """New scalar features h (N, C) and, with ``vectors``, vector features v (N, 3, C);
@@ -162,7 +159,7 @@ class _Interaction(nn.Module):
         k = (self.key(h)[j] + self.pair_k(z)[j]).view(-1, heads, per)
         s_chem = (q * k).sum(-1) / math.sqrt(per)
         s_geo = self.geo(rbf)
-        g = torch.sigmoid(self.gate(torch.cat([rbf, h[i], h[j]], -1)))
+        g = torch.sigmoid(edge_mlp(self.gate, [rbf, (h, i), (h, j)]))
         score = g * s_geo + (1 - g) * s_chem  # (E, heads)
         alpha = self._weights(score, env, i, hood.atoms)  # (E, heads)
         value = self.value(h)[j].view(-1, heads, per) * alpha[..., None]
@@ -227,10 +224,10 @@ class MlipNetwork(nn.Module):
         self.config = c = config
         self.embed = nn.Embedding(c.species, c.width)
         self.layers = nn.ModuleList(_Interaction(c) for _ in range(c.layers))
-        self.atom_energy = _mlp(c.width, c.width, 1)
-        self.mean_energy = _mlp(c.width, c.width, 1)
+        self.atom_energy = mlp(c.width, c.width, 1)
+        self.mean_energy = mlp(c.width, c.width, 1)
         self.attend = nn.Linear(c.width, 1)
-        self.attention_energy = _mlp(c.width, c.width, 1)
+        self.attention_energy = mlp(c.width, c.width, 1)
         self.register_buffer("reference", torch.zeros(c.species))  # e_z, eV per atom
         self.register_buffer("scale", torch.ones(()))  # eV: the learned terms' unit
         self.register_buffer("freq", torch.arange(1, c.radial + 1) * math.pi / c.cutoff)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms, units
 from ase.data import atomic_masses
 
-from hopformer.physics.engine import NVE
+from hopformer.physics.engine import NVE, Engine
 from hopformer.physics.potentials import open_engine
 
 
@@ -24,13 +25,15 @@ def md_speed(
     cell: np.ndarray | None,
     timestep_fs: float,
     ps: float = 1.0,
+    make_engine: Callable[[Atoms], Engine] | None = None,
 ) -> float:
     """Wall seconds per simulated ps of NVE MD on ``potential`` from (x, v), on this machine
-    (after 2 untimed warm-up steps: set-up is not MD)."""
+    (after 2 untimed warm-up steps: set-up is not MD); ``make_engine`` (atoms → engine), where
+    given, opens the engine in place of the potential file's own (e.g. an MLIP in float32)."""
     atoms = Atoms(numbers=numbers, positions=x, cell=cell, pbc=cell is not None)
     if cell is None:
         atoms.center(vacuum=10.0)
-    engine = open_engine(atoms, potential)
+    engine = make_engine(atoms) if make_engine else open_engine(atoms, potential)
     try:
         engine.set_velocities(np.asarray(v, float) / units.fs)
         steps = max(1, round(ps * 1000 / timestep_fs))

@@ -11,6 +11,10 @@ MIN_DISTANCE = 0.5  # Å; no metal pair is this close in any physical structure
 #: a free cluster whose box would hold more cell-list cells than this per atom is searched
 #: pair by pair (:func:`neighbours`); a compact cluster holds a few per atom
 SPARSE_CELLS = 64
+#: a free cluster of at most this many atoms is searched pair by pair too: every distance at
+#: once beats a cell list's per-atom calls up to ~300 atoms (Pt55: 0.08 against 0.35 ms, the
+#: cost of every MLIP call and predictor step; docs/design.md §12)
+DENSE_ATOMS = 256
 
 
 class OverlapError(ValueError):
@@ -46,11 +50,14 @@ def neighbours(
     """(i, j, shifts) of every pair closer than ``cutoff``: r_ij = x_j − x_i + shifts·cell
     (``cell`` None: a free cluster, shifts 0). asap3's compiled cell list finds the pairs
     (docs/design.md §12: 20–40× faster than ASE's on Pt55 and Al108, the cost of every MLIP
-    force call); the edges are sorted by (i, j, shifts), so their order is the library's no
-    more than the result is."""
+    force call), except in a free cluster of up to ``DENSE_ATOMS`` atoms, where every distance
+    at once is faster still; the edges are sorted by (i, j, shifts), so their order is the
+    method's no more than the result is."""
     x = np.asarray(positions, dtype=float)
     n = len(x)
-    if cell is None and n and np.prod(np.ptp(x, 0) / cutoff + 2) > SPARSE_CELLS * n:
+    if cell is None and n and (
+        n <= DENSE_ATOMS or np.prod(np.ptp(x, 0) / cutoff + 2) > SPARSE_CELLS * n
+    ):
         return _pairs_by_distance(x, cutoff)
     if cell is None:
         lo = x.min(0) - cutoff
@@ -75,13 +82,14 @@ def neighbours(
 
 
 def _pairs_by_distance(x: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`neighbours` of a free cluster spread far apart (a rollout that blew up): every
-    distance, in blocks of rows, whose memory grows with the atoms and not with the box (a
-    cell list's grows with the box's volume: 1.3 GB for 55 atoms spread over 1000 Å)."""
+    """:func:`neighbours` of a small free cluster, or of one spread far apart (a rollout that
+    blew up): every distance, in blocks of rows, whose memory grows with the atoms and not with
+    the box (a cell list's grows with the box's volume: 1.3 GB for 55 atoms spread over
+    1000 Å). The pairs come out sorted by (i, j), as the cell list's are."""
     i, j = [], []
     for start in range(0, len(x), 512):
-        d = np.linalg.norm(x[start : start + 512, None] - x[None], axis=-1)
-        a, b = np.nonzero(d < cutoff)
+        d = x[start : start + 512, None] - x[None]
+        a, b = np.nonzero(np.einsum("ijk,ijk->ij", d, d) < cutoff * cutoff)
         keep = a + start != b
         i.append(a[keep] + start)
         j.append(b[keep])

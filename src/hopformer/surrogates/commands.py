@@ -18,7 +18,7 @@ from hopformer.ml.devices import choose_device
 from hopformer.physics.io import write_json_atomic, write_text_atomic
 from hopformer.physics.potentials import open_engine, potential_id
 from hopformer.report.plots import plot_rollout
-from hopformer.surrogates.evaluation import evaluate, evaluate_predictor
+from hopformer.surrogates.evaluation import FastChain, evaluate, evaluate_predictor
 from hopformer.surrogates.integrator import IntegratorConfig
 from hopformer.surrogates.predictor import PredictorConfig
 from hopformer.surrogates.runs import (
@@ -196,6 +196,7 @@ def _evaluate(args, kind):
                 hold_potential=args.hold_potential,
                 noise=args.langevin_noise,
                 long_step_fs=args.long_step_fs,
+                fast=FastChain(args.long_hold_every, args.long_float32, args.long_compile),
             )
         rows.append({"run": Path(path).stem, "temperature": run["temperature"], **summary})
         first = first or (Path(path).stem, curves)

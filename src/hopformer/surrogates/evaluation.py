@@ -4,9 +4,11 @@ are :mod:`hopformer.surrogates.rollouts`)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -130,6 +132,7 @@ def evaluate_predictor(
     hold_potential: str | None = None,
     noise: str = "ou",
     long_step_fs: float | None = None,
+    fast: FastChain | None = None,
 ) -> tuple[dict, dict]:
     """The direct predictor against a held-out cluster run:
 
@@ -141,7 +144,8 @@ def evaluate_predictor(
     * a chain of Δt = ``long_step_fs`` (default: the horizon) over the same time, judged the
       same way on the reference frames at its own steps and reported as ``long_*``: its
       temperature and step-to-step swing beside the reference's, spectrum, structure, stable
-      horizon and error at the end (the predictor's long-step use);
+      horizon and error at the end (the predictor's long-step use), run as ``fast`` says
+      (its holds, dtype and compilation; default: as the first chain);
     * wall time per simulated ps of both chains, and of the reference MD with ``potential``.
 
     A Langevin run is chained with its thermostat (``damping_fs``; ``noise`` as
@@ -162,12 +166,45 @@ def evaluate_predictor(
     thermostat = None if nve else Thermostat(run["temperature"], damping_fs, seed, noise)
     with held_energy(hold, run["numbers"], run["positions"][0]) as energy:
         return _evaluate_predictor(
-            model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy, long_fs
+            model,
+            run,
+            stride_fs,
+            rollout_ps,
+            potential,
+            thermostat,
+            starts,
+            energy,
+            long_fs,
+            fast or FastChain(),
         )
 
 
+@dataclass(frozen=True)
+class FastChain:
+    """How the long-step chain runs: its NVE energy held after every ``hold_every`` steps, its
+    model in float32 (``float32``; the state stays float64) and through ``torch.compile``
+    (``compile``; compiled before the chain is timed). Each is a speed lever measured in
+    docs/results.md, "The fast chain"."""
+
+    hold_every: int = 1
+    float32: bool = False
+    compile: bool = False
+
+
+def _timed_chain(model, x, v, numbers, dt, steps, thermostat, energy, fast=FastChain()):
+    """(positions, velocities, wall s) of a chain; a compiled one is compiled first, untimed."""
+    if fast.float32:
+        model = copy.deepcopy(model).float()
+    options = {"hold_every": fast.hold_every, "compile": fast.compile}
+    if fast.compile:
+        chain(model, x, v, numbers, dt, 2, thermostat, energy, **options)
+    start = time.perf_counter()
+    xs, vs = chain(model, x, v, numbers, dt, steps, thermostat, energy, **options)
+    return xs, vs, time.perf_counter() - start
+
+
 def _evaluate_predictor(
-    model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy, long_fs
+    model, run, stride_fs, rollout_ps, potential, thermostat, starts, energy, long_fs, fast
 ) -> tuple[dict, dict]:
     s = frame_stride(run, stride_fs)
     x, v, numbers = run["positions"], run["velocities"], run["numbers"]
@@ -185,9 +222,7 @@ def _evaluate_predictor(
             errs.append(float(position_error(px, x[t + k * s])) * 100)
         summary[f"single_error_pm_{dt:g}fs"] = float(np.mean(errs))
     segments = min(int(round(rollout_ps * 1000 / stride_fs)), last // s)
-    start = time.perf_counter()
-    xs, vs = chain(model, x[0], v[0], numbers, stride_fs, segments, thermostat, energy)
-    wall = time.perf_counter() - start
+    xs, vs, wall = _timed_chain(model, x[0], v[0], numbers, stride_fs, segments, thermostat, energy)
     span = slice(0, segments * s + 1, s)
     fine, curves = judge_rollout(
         xs,
@@ -205,9 +240,9 @@ def _evaluate_predictor(
     summary["wall_s_per_ps"] = wall / fine["simulated_ps"]
     long_steps = int(segments * stride_fs // long_fs)
     if long_steps >= 1:
-        start = time.perf_counter()
-        lx, lv = chain(model, x[0], v[0], numbers, long_fs, long_steps, thermostat, energy)
-        wall = time.perf_counter() - start
+        lx, lv, wall = _timed_chain(
+            model, x[0], v[0], numbers, long_fs, long_steps, thermostat, energy, fast
+        )
         lag = int(round(long_fs / stride_fs)) * s
         at = slice(0, long_steps * lag + 1, lag)
         ref = x[at]

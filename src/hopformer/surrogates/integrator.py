@@ -65,6 +65,7 @@ import torch
 from ase.data import atomic_masses
 from torch import nn
 
+from hopformer.ml.layers import edge_mlp, mlp
 from hopformer.physics.md import masses_of
 from hopformer.physics.structure import neighbours
 from hopformer.surrogates.metrics import AMU_A2_FS2_IN_EV, rigid_rotation
@@ -99,16 +100,12 @@ class IntegratorConfig:
             )
 
 
-def _mlp(n_in: int, width: int, n_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, width), nn.SiLU(), nn.Linear(width, n_out))
-
-
 class _AttentionLayer(nn.Module):
     def __init__(self, width: int, edge: int):
         super().__init__()
-        self.score = _mlp(2 * width + edge, width, 1)
-        self.message = _mlp(width + edge, width, width)
-        self.update = _mlp(2 * width, width, width)
+        self.score = mlp(2 * width + edge, width, 1)
+        self.message = mlp(width + edge, width, width)
+        self.update = mlp(2 * width, width, width)
 
     def forward(
         self,
@@ -118,7 +115,7 @@ class _AttentionLayer(nn.Module):
         e: torch.Tensor,
         envelope: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        score = self.score(torch.cat([h[i], h[j], e], -1)).squeeze(-1)
+        score = edge_mlp(self.score, [(h, i), (h, j), e]).squeeze(-1)
         # softmax over each receiver's edges (stabilised by the receiver's largest score);
         # with an ``envelope``, weighted by it beside a null edge of score 0
         start = -torch.inf if envelope is None else 0.0
@@ -133,7 +130,7 @@ class _AttentionLayer(nn.Module):
         norm = norm.index_add(0, i, weight)
         alpha = weight / norm[i].clamp_min(1e-12)
         agg = torch.zeros_like(h).index_add(
-            0, i, alpha[:, None] * self.message(torch.cat([h[j], e], -1))
+            0, i, alpha[:, None] * edge_mlp(self.message, [(h, j), e])
         )
         return h + self.update(torch.cat([h, agg], -1))
 
@@ -149,10 +146,10 @@ class DisplacementIntegrator(nn.Module):
         self.speed = nn.Linear(c.radial, c.width)
         edge = c.radial + 3
         self.layers = nn.ModuleList(_AttentionLayer(c.width, edge) for _ in range(c.layers))
-        self.node_out = _mlp(c.width, c.width, 2)  # a_i, b_i
+        self.node_out = mlp(c.width, c.width, 2)  # a_i, b_i
         # w_ij, u_ij (and c_ij, d_ij on the relative velocity with ``galilean``)
-        self.edge_out = _mlp(2 * c.width + edge, c.width, 4 if c.galilean else 2)
-        self.energy_out = _mlp(c.width, c.width, 1)  # per-atom potential energy
+        self.edge_out = mlp(2 * c.width + edge, c.width, 4 if c.galilean else 2)
+        self.energy_out = mlp(c.width, c.width, 1)  # per-atom potential energy
         self.register_buffer("energy_offset", torch.zeros((), dtype=torch.float64))
         self.register_buffer("centres", torch.linspace(0.0, c.cutoff, c.radial))
         self.register_buffer("speeds", torch.linspace(0.0, 0.05, c.radial))  # Å/fs
@@ -255,7 +252,7 @@ class DisplacementIntegrator(nn.Module):
         force that sees the lab frame."""
         h, e, r, u = self.features(x, v, numbers, i, j, offsets, extra)
         ab = self.node_out(h)
-        wu = self.edge_out(torch.cat([h[i], h[j], e], -1)) * self._smooth(r)[:, None]
+        wu = edge_mlp(self.edge_out, [(h, i), (h, j), e]) * self._smooth(r)[:, None]
         # Free flight (τ v) is the leading term: the network learns the correction.
         if self.config.galilean:
             rel = v[j] - v[i]

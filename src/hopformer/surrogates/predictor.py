@@ -181,6 +181,45 @@ def keep_angular_momentum(x0, v0, x1, v1, masses: torch.Tensor) -> torch.Tensor:
     return v1 - torch.linalg.cross(omega.expand_as(r), r)
 
 
+class Stepper:
+    """Predictions and learned energies of one ``model`` for one cluster (``numbers``), numpy
+    in and out, in the model's dtype: the graph of the last positions seen is kept, so a
+    chain that holds on the learned energy at a step's end reuses that graph for the next
+    step, one neighbour search per step. Positions and velocities come back as the float64
+    inputs plus the model's changes, so a float32 model's rounding does not accumulate in the
+    state. With ``compile`` the model's two entry points go through ``torch.compile``
+    (inductor, dynamic edge counts; a C++ compiler is needed): the first call of each costs
+    about a minute, later ones run ~2.4× faster on a CPU (docs/design.md §13)."""
+
+    def __init__(self, model: TrajectoryPredictor, numbers: np.ndarray, compile: bool = False):
+        self.model, self.config = model, model.config
+        self.dtype = next(model.parameters()).dtype
+        self.numbers = torch.as_tensor(numbers, dtype=torch.long)
+        self._forward = torch.compile(model, dynamic=True) if compile else model
+        self._energy = torch.compile(model.energy, dynamic=True) if compile else model.energy
+        self._seen: np.ndarray | None = None
+
+    def _graph(self, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._seen is None or not np.array_equal(self._seen, x):
+            i, j, _ = neighbours(x, None, self.config.cutoff)
+            self._seen, self._edges = x.copy(), (torch.as_tensor(i), torch.as_tensor(j))
+        return self._edges
+
+    def predict(
+        self, x: np.ndarray, v: np.ndarray, dt: float, langevin: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        i, j = self._graph(x)
+        xt, vt = torch.as_tensor(x, dtype=self.dtype), torch.as_tensor(v, dtype=self.dtype)
+        with torch.no_grad():
+            nx, nv = self._forward(xt, vt, self.numbers, i, j, dt, langevin)
+        return x + (nx - xt).double().numpy(), v + (nv - vt).double().numpy()
+
+    def energy(self, x: np.ndarray) -> float:
+        i, j = self._graph(x)
+        with torch.no_grad():
+            return float(self._energy(torch.as_tensor(x, dtype=self.dtype), self.numbers, i, j))
+
+
 def predict(
     model: TrajectoryPredictor,
     x: np.ndarray,
@@ -190,35 +229,12 @@ def predict(
     langevin: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions and velocities Δt fs later (numpy in and out); for ``langevin``, the mean."""
-    dtype = next(model.parameters()).dtype
-    i, j, _ = neighbours(x, None, model.config.cutoff)
-    t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
-    with torch.no_grad():
-        nx, nv = model(
-            t(x),
-            t(v),
-            torch.as_tensor(numbers, dtype=torch.long),
-            torch.as_tensor(i),
-            torch.as_tensor(j),
-            dt,
-            langevin,
-        )
-    return nx.numpy(), nv.numpy()
+    return Stepper(model, numbers).predict(np.asarray(x, float), np.asarray(v, float), dt, langevin)
 
 
 def potential_energy(model: TrajectoryPredictor, x: np.ndarray, numbers: np.ndarray) -> float:
     """The model's learned potential energy (eV) of positions ``x``."""
-    dtype = next(model.parameters()).dtype
-    i, j, _ = neighbours(x, None, model.config.cutoff)
-    with torch.no_grad():
-        return float(
-            model.energy(
-                torch.as_tensor(x, dtype=dtype),
-                torch.as_tensor(numbers, dtype=torch.long),
-                torch.as_tensor(i),
-                torch.as_tensor(j),
-            )
-        )
+    return Stepper(model, numbers).energy(np.asarray(x, float))
 
 
 @dataclass(frozen=True)
@@ -258,29 +274,34 @@ def chain(
     segments: int,
     thermostat: Thermostat | None = None,
     energy: Callable[[np.ndarray], float] | None = None,
+    hold_every: int = 1,
+    compile: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(segments + 1, N, 3) positions and velocities from chained predictions of Δt each;
     with a ``thermostat``, Langevin dynamics (the predicted mean plus the thermostat's noise).
-    Without one (NVE), each step's velocities are rescaled about the centre of mass so that
-    the potential energy plus the kinetic energy stays what it was at the start
-    (:func:`hold_energy`): the potential energy is ``energy`` (positions → eV, e.g. another
-    potential's) where given, else the model's learned one if its config has
-    ``conserve_energy``; with neither, nothing is held."""
+    Without one (NVE), the velocities are rescaled about the centre of mass after every
+    ``hold_every``-th step so that the potential energy plus the kinetic energy is what it was
+    at the start (:func:`hold_energy`): the potential energy is ``energy`` (positions → eV,
+    e.g. another potential's) where given, else the model's learned one if its config has
+    ``conserve_energy``; with neither, nothing is held. ``compile``: see :class:`Stepper`."""
+    if hold_every < 1:
+        raise ValueError(f"hold_every: a positive number of steps, got {hold_every}")
     xs, vs = [np.asarray(x, float)], [np.asarray(v, float)]
     masses = masses_of(numbers)
+    step = Stepper(model, numbers, compile)
     hold = thermostat is None and (energy is not None or model.config.conserve_energy)
     angular = model.config.conserve_angular_momentum
     if energy is None:
-        energy = lambda y: potential_energy(model, y, numbers)  # noqa: E731
+        energy = step.energy
     if hold:
         total = energy(xs[0]) + kinetic_energy(vs[0], masses)
     if thermostat is not None:
         rng = np.random.default_rng(thermostat.seed)
-    for _ in range(segments):
-        nx, nv = predict(model, xs[-1], vs[-1], numbers, dt, thermostat is not None)
+    for n in range(1, segments + 1):
+        nx, nv = step.predict(xs[-1], vs[-1], dt, thermostat is not None)
         if thermostat is not None:
             nv = nv + thermostat.sigma(nv, masses, dt) * rng.standard_normal(nv.shape)
-        if hold:
+        if hold and n % hold_every == 0:
             # with the angular momentum conserved the hold keeps the rigid rotation too
             nv = hold_energy(nv, masses, total - energy(nx), nx if angular else None)
         xs.append(nx)
