@@ -7,7 +7,10 @@
    Al256 (10 fs strides), the direct predictor on Pt55 (10, 50 and 100 fs steps) — against the
    MD they are meant to replace, NVE on the project's MLIP (2 fs steps), and against LAMMPS
    EAM (the reference potential, not a competitor), same system, same run; both also with
-   their NVE energy held on the MLIP (``trajectory.<surrogate>.hold: mlip``).
+   their NVE energy held on the MLIP (``trajectory.<surrogate>.hold: mlip``). The predictor's
+   50 fs chain also as the fast chain runs it (``trajectory.predictor.long_float32``,
+   ``long_compile``, ``long_hold_every``), and its speed-ups also against MD on the MLIP in
+   float32, the MLIP's fastest on a CPU.
 
 In section 1 ratios are MLIP / EAM (> 1: the MLIP is slower); in section 2 they are speed-ups,
 reference time / surrogate time (> 1: the surrogate is faster). Weights are untrained: speed
@@ -28,7 +31,9 @@ from ase import units
 from ase.build import bulk
 
 from hopformer.ml.modelfile import save_model_file
+from hopformer.mlip.calculator import HopformerPotential, load_network
 from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
+from hopformer.physics.ase_engine import AseEngine
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.md import md_speed
@@ -100,7 +105,19 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
     pt = build_cluster("Pt", "icosahedron", shells=3, lattice_constant=3.92)
     v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
     ref = md_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
-    mlip_md = md_speed(str(mlip), pt.numbers, pt.positions, v_pt, None, 2.0, 0.05)
+    mlip_md = md_speed(str(mlip), pt.numbers, pt.positions, v_pt, None, 2.0, 0.2)
+    single = load_network(mlip, torch.float32)
+    mlip32_md = md_speed(
+        str(mlip),
+        pt.numbers,
+        pt.positions,
+        v_pt,
+        None,
+        2.0,
+        0.2,
+        make_engine=lambda a: AseEngine(a, lambda: HopformerPotential(single)),
+    )
+    print(f"  (MD on the MLIP in float32: {mlip32_md:.3f} s per ps)")
     # the schema's 4 Å graph, and the surrogates campaign's: 5.5 Å tapered from 4.5 Å (Pt's
     # second and third neighbour shells) with smooth attention (docs/design.md §13)
     campaign = PredictorConfig(cutoff=5.5, taper_start=4.5, smooth_attention=True)
@@ -119,6 +136,18 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
                 chain(predictor, pt.positions, v_pt, pt.numbers, dt, segments, None, energy)
                 wall = (time.perf_counter() - start) / (dt * segments / 1000)
             _row(f"Pt55 predictor{label} ({dt:g} fs, MLIP hold)", wall, mlip_md, ref)
+    # the fast chain: float32 under a float64 state, compiled, held every few steps
+    fast = TrajectoryPredictor(campaign).float()
+    for k in (1, 2, 4):
+        for hold, label in ((None, "learned"), (str(mlip), "MLIP")):
+            with held_energy(hold, pt.numbers, pt.positions) as energy:
+                chain(fast, pt.positions, v_pt, pt.numbers, 50.0, 2, None, energy, k, True)
+                start = time.perf_counter()
+                chain(fast, pt.positions, v_pt, pt.numbers, 50.0, 200, None, energy, k, True)
+                wall = (time.perf_counter() - start) / (50.0 * 200 / 1000)
+            name = f"Pt55 fast chain (50 fs, {label} hold every {k})"
+            _row(name, wall, mlip_md, ref)
+            print(f"  {'':46s} {'':9s} {mlip32_md:8.3f} {mlip32_md / wall:7.1f}x  (float32 MLIP)")
 
 
 def _row(name: str, surrogate: float, mlip_md: float, eam_md: float) -> None:
