@@ -113,21 +113,20 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(done):
             assert killed, f"the training never reached the point to kill it at:\n{text}"
             run.communicate(timeout=120)
         finally:
-            if run.poll() is None:
-                run.kill()
-                run.communicate()
+            # the training first: it holds the workflow's output pipes open, so reading them
+            # to the end would wait for the whole training once the workflow is killed
             for pid in processes("train-transformer", under=done.root):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            if run.poll() is None:
+                run.kill()
+                run.communicate(timeout=120)
         assert run.returncode != 0, "the training job should have been killed"
         return text
 
     started = time.time()
-    run_until(
-        lambda t: (
-            checkpoint.exists() and checkpoint.stat().st_mtime > started and t.count("train [") >= 3
-        )
-    )
+    # killed once its first checkpoint is written: on a loaded machine that is a minute or two
+    run_until(lambda t: checkpoint.exists() and checkpoint.stat().st_mtime > started)
     assert not (done.results / "model/transformer.pt").exists()
     assert checkpoint.exists(), "a failed job's checkpoints are kept (they are not outputs)"
     text = run_until(lambda t: "resuming from" in t)
