@@ -55,8 +55,10 @@ def neighbours(
     method's no more than the result is."""
     x = np.asarray(positions, dtype=float)
     n = len(x)
-    if cell is None and n and (
-        n <= DENSE_ATOMS or np.prod(np.ptp(x, 0) / cutoff + 2) > SPARSE_CELLS * n
+    if (
+        cell is None
+        and n
+        and (n <= DENSE_ATOMS or np.prod(np.ptp(x, 0) / cutoff + 2) > SPARSE_CELLS * n)
     ):
         return _pairs_by_distance(x, cutoff)
     if cell is None:
