@@ -15,7 +15,10 @@
 In section 1 ratios are MLIP / EAM (> 1: the MLIP is slower); in section 2 they are speed-ups,
 reference time / surrogate time (> 1: the surrogate is faster). Weights are untrained: speed
 does not depend on them. With CUDA, the force call is timed on the GPU too.
-Usage: python bench/surrogate_speed.py [--threads 1]
+The fast chain's rows need weights that keep the cluster together (an untrained chain flies
+apart, and its graph and cost with it): ``--predictor`` names a trained predictor's model
+file for them; without one they run untrained and say so.
+Usage: python bench/surrogate_speed.py [--threads 1] [--predictor MODEL]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from hopformer.physics.zhou2004 import zhou_table
 from hopformer.surrogates.evaluation import held_energy
 from hopformer.surrogates.integrator import DisplacementIntegrator, IntegratorConfig, rollout
 from hopformer.surrogates.predictor import PredictorConfig, TrajectoryPredictor, chain
+from hopformer.surrogates.training import load_surrogate
 
 
 def _mlip_model(tmp: Path) -> Path:
@@ -80,7 +84,7 @@ def _mlip_section(tmp: Path, path: Path) -> None:
             print(f"  force call Pt55 {device} {str(dtype)[6:]}: {ms:.1f} ms")
 
 
-def _trajectory_section(tmp: Path, mlip: Path) -> None:
+def _trajectory_section(tmp: Path, mlip: Path, trained: str | None) -> None:
     rng = np.random.default_rng(0)
     al_pot = write_setfl(zhou_table("Al"), tmp / "Al.eam.alloy")
     pt_pot = write_setfl(zhou_table("Pt"), tmp / "Pt.eam.alloy")
@@ -137,7 +141,9 @@ def _trajectory_section(tmp: Path, mlip: Path) -> None:
                 wall = (time.perf_counter() - start) / (dt * segments / 1000)
             _row(f"Pt55 predictor{label} ({dt:g} fs, MLIP hold)", wall, mlip_md, ref)
     # the fast chain: float32 under a float64 state, compiled, held every few steps
-    fast = TrajectoryPredictor(campaign).float()
+    fast = load_surrogate(trained, "predictor")[0] if trained else TrajectoryPredictor(campaign)
+    fast = fast.float()
+    print(f"  fast chains: {'the predictor ' + trained if trained else 'untrained weights'}")
     for k in (1, 2, 4):
         for hold, label in ((None, "learned"), (str(mlip), "MLIP")):
             with held_energy(hold, pt.numbers, pt.positions) as energy:
@@ -160,12 +166,13 @@ def _row(name: str, surrogate: float, mlip_md: float, eam_md: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--predictor", help="a trained predictor model file (fast chain rows)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         mlip = _mlip_model(Path(tmp))
         _mlip_section(Path(tmp), mlip)
-        _trajectory_section(Path(tmp), mlip)
+        _trajectory_section(Path(tmp), mlip, args.predictor)
 
 
 if __name__ == "__main__":
