@@ -87,6 +87,17 @@ def test_a_bad_value_is_named_before_any_job(overrides, message):
         C.prepare(campaign(**overrides), REPO)
 
 
+def test_a_compiled_chain_without_a_compiler_is_named_before_any_job(monkeypatch):
+    """torch.compile builds C++ kernels: with no compiler on PATH the config is refused, not
+    the evaluation job after hours of training."""
+    config = campaign(trajectory__enabled=True, trajectory__predictor__long_compile=True)
+    C.prepare(config, REPO)  # this machine has one
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(C.ConfigError, match=r"long_compile is true, but no C\+\+ compiler"):
+        C.prepare(config, REPO)
+
+
 def test_every_problem_of_a_config_is_named_at_once():
     config = campaign(training__steps=0, splicing__workers="x", campaign="..")
     with pytest.raises(C.ConfigError) as err:

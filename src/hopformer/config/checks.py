@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -172,6 +173,12 @@ def check_potential(config: dict, root: str | os.PathLike = ".") -> None:
         )
 
 
+def c_compiler() -> str | None:
+    """The C++ compiler torch.compile's CPU kernels would be built with, or None."""
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++"]
+    return next((path for name in names if (path := shutil.which(name))), None)
+
+
 def check(config: dict, root: str | os.PathLike = ".") -> None:
     """The checks that span keys and the user's files, run before the first job; each
     failure names the keys."""
@@ -233,6 +240,12 @@ def check(config: dict, root: str | os.PathLike = ".") -> None:
         problems.append(
             f"trajectory.predictor.long_step_fs ({long_fs:g} fs) must be a step the model "
             f"learns: up to trajectory.predictor.horizon_fs ({horizon:g} fs)"
+        )
+    if traj["enabled"] and traj["predictor"]["long_compile"] and not c_compiler():
+        problems.append(
+            "trajectory.predictor.long_compile is true, but no C++ compiler ($CXX, g++ or c++) "
+            "is on PATH: torch.compile builds its kernels with one (install it, or set "
+            "long_compile: false)"
         )
     if traj["predictor"]["leapfrog"] and traj["predictor"]["tie_corrections"]:
         problems.append(
