@@ -35,8 +35,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hopformer.mlip.calculator import HopformerPotential, load_network
-from hopformer.physics.ase_engine import AseEngine
+from hopformer.mlip.calculator import mlip_engine
 from hopformer.physics.md import md_speed
 from hopformer.physics.potentials import open_engine
 from hopformer.surrogates.evaluation import held_energy
@@ -83,7 +82,6 @@ def one_run(args, model, stride_fs: float, temperature: float, seed: int) -> dic
     if args.mlip:  # the MD the predictor would replace, from the same start
         summary["mlip_wall_s_per_ps"] = md_speed(args.mlip, numbers, x[0], v[0], None, 2.0, 0.1)
         # the same MD with the MLIP in float32: the MLIP's fastest on a CPU (docs/results.md)
-        single = load_network(args.mlip, torch.float32)
         summary["mlip32_wall_s_per_ps"] = md_speed(
             args.mlip,
             numbers,
@@ -92,7 +90,7 @@ def one_run(args, model, stride_fs: float, temperature: float, seed: int) -> dic
             None,
             2.0,
             0.1,
-            make_engine=lambda a: AseEngine(a, lambda: HopformerPotential(single)),
+            make_engine=mlip_engine(args.mlip, torch.float32),
         )
     return {"summary": summary, **curves}
 

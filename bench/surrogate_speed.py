@@ -34,9 +34,8 @@ from ase import units
 from ase.build import bulk
 
 from hopformer.ml.modelfile import save_model_file
-from hopformer.mlip.calculator import HopformerPotential, load_network
+from hopformer.mlip.calculator import mlip_engine
 from hopformer.mlip.model import MlipConfig, MlipNetwork, energy_forces
-from hopformer.physics.ase_engine import AseEngine
 from hopformer.physics.clusters import build_cluster
 from hopformer.physics.eam import write_setfl
 from hopformer.physics.md import md_speed
@@ -110,7 +109,6 @@ def _trajectory_section(tmp: Path, mlip: Path, trained: str | None) -> None:
     v_pt = rng.normal(scale=np.sqrt(300 * units.kB / 195.0) * units.fs, size=(len(pt), 3))
     ref = md_speed(str(pt_pot), pt.numbers, pt.positions, v_pt, None, 2.0, 1.0)
     mlip_md = md_speed(str(mlip), pt.numbers, pt.positions, v_pt, None, 2.0, 0.2)
-    single = load_network(mlip, torch.float32)
     mlip32_md = md_speed(
         str(mlip),
         pt.numbers,
@@ -119,7 +117,7 @@ def _trajectory_section(tmp: Path, mlip: Path, trained: str | None) -> None:
         None,
         2.0,
         0.2,
-        make_engine=lambda a: AseEngine(a, lambda: HopformerPotential(single)),
+        make_engine=mlip_engine(str(mlip), torch.float32),
     )
     print(f"  (MD on the MLIP in float32: {mlip32_md:.3f} s per ps)")
     # the schema's 4 Å graph, and the surrogates campaign's: 5.5 Å tapered from 4.5 Å (Pt's

@@ -6,9 +6,11 @@ model files ``*.pt`` with :mod:`hopformer.physics.potentials` through the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from hopformer.ml.modelfile import build_model, read_model_file
@@ -67,6 +69,13 @@ class HopformerPotential(Calculator):
             )
 
 
+def mlip_engine(spec: str, dtype: torch.dtype = torch.float64) -> Callable[[Atoms], Engine]:
+    """Engines (atoms → engine) on the MLIP of model file ``spec`` in ``dtype``: the network is
+    loaded once and every engine's calculators share it."""
+    network = load_network(spec, dtype)
+    return lambda atoms: AseEngine(atoms, lambda: HopformerPotential(network))
+
+
 class ModelFilePotential:
     """The MLIP's entry in the potential registry: a path ending in ``.pt`` is a model file."""
 
@@ -79,8 +88,7 @@ class ModelFilePotential:
         load_network(spec)
 
     def engine(self, atoms, spec: str) -> Engine:
-        network = load_network(spec)  # once: every calculator of this engine shares it
-        return AseEngine(atoms, lambda: HopformerPotential(network))
+        return mlip_engine(spec)(atoms)
 
     def calculator(self, spec: str) -> Calculator:
         return HopformerPotential(spec)

@@ -192,7 +192,7 @@ class Stepper:
     about a minute, later ones run ~2.4× faster on a CPU (docs/design.md §13)."""
 
     def __init__(self, model: TrajectoryPredictor, numbers: np.ndarray, compile: bool = False):
-        self.model, self.config = model, model.config
+        self.config = model.config
         self.dtype = next(model.parameters()).dtype
         self.numbers = torch.as_tensor(numbers, dtype=torch.long)
         self._forward = torch.compile(model, dynamic=True) if compile else model
